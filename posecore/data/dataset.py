@@ -30,6 +30,7 @@ PoseSet (see :mod:`posecore.data.images`).
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -173,7 +174,7 @@ class PoseSet:
                     raise ValueError(f"{path}: not a PoseSet file, missing keys {missing}")
                 kw = {k: z[k] for k in ARRAY_FIELDS}
                 meta = json.loads(str(z["meta"]))
-        except (OSError, EOFError, ValueError) as e:
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
             if "not a PoseSet" in str(e):
                 raise
             raise ValueError(f"{path}: corrupt or unreadable PoseSet file ({e})") from e
