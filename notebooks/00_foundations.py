@@ -1,0 +1,254 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Foundations: skeleton, cameras, the benchmark and the metrics
+#
+# Every later chapter stands on four things introduced here: the 17-joint skeleton, the pinhole
+# camera, the embedded benchmark **posecore-synth** that every chapter runs on by default, and the
+# metrics of the literature. Each number on this page is printed by the cell above it.
+#
+# The benchmark is built from **real human motion** (61 clips of the CMU Graphics Lab Motion Capture
+# Database, mocap.cs.cmu.edu, created with funding from NSF EIA-0196217) placed on virtual bodies and
+# seen by virtual cameras. It is *not* Human3.6M, MPI-INF-3DHP or MPII, and no number measured on it
+# is presented as one of theirs: every table in this book names the data it was measured on.
+
+# %% tags=["parameters"]
+profile = None
+dataset = "synth"
+data_root = None
+seed = 0
+
+# %%
+import time
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from posecore import camera, metrics, profiles, results, skeleton, viz
+from posecore.data import embedded, load
+
+profile = profiles.resolve(profile)
+profiles.check_choice("dataset", dataset, ("synth",))  # this chapter describes the embedded data
+
+
+@dataclass
+class Config:
+    nn_lab: int        # lab training poses searched for nearest neighbours
+    nn_queries: int    # query poses per split
+    n_images: int      # rendered examples per scene kind
+
+    @classmethod
+    def for_profile(cls, p):
+        return cls(nn_lab=profiles.pick(p, smoke=2000, quick=20000, full=47561),
+                   nn_queries=profiles.pick(p, smoke=300, quick=2000, full=6000),
+                   n_images=profiles.pick(p, smoke=2, quick=4, full=6))
+
+
+cfg = profiles.configure(Config, profile)
+rng = np.random.default_rng(seed)
+t_start = time.perf_counter()
+print(f"profile={profile}  {cfg}")
+
+# %% [markdown]
+# ## 1 · The skeleton
+#
+# All poses in posecore use the 17-joint Human3.6M layout of Martinez et al. and VideoPose3D, with the
+# pelvis as root. 3D poses are in millimetres, 2D poses in pixels. MPII (16 joints) and LSP (14 joints)
+# orders are mapped to it (`posecore.skeleton`). Zhou et al. group bones whose length ratios stay
+# nearly constant across people: arms, legs, shoulders and hips.
+
+# %%
+rows = [f"| {j} | {name} | {skeleton.PARENTS[j]} | "
+        f"{'left' if j in skeleton.LEFT_JOINTS else 'right' if j in skeleton.RIGHT_JOINTS else 'centre'} |"
+        for j, name in enumerate(skeleton.H36M_JOINTS)]
+from IPython.display import Markdown, display  # noqa: E402
+
+display(Markdown("| joint | name | parent | side |\n|---|---|---|---|\n" + "\n".join(rows)))
+print("Zhou et al. bone groups:", {k: list(v) for k, v in skeleton.ZHOU_BONE_GROUPS.items()})
+
+# %% [markdown]
+# ## 2 · Cameras
+#
+# A point $X = (x, y, z)$ in camera coordinates (mm; $x$ right, $y$ down, $z$ forward) projects to
+# pixels through the intrinsics $(f_x, f_y, c_x, c_y)$:
+#
+# $$u = f_x \frac{x}{z} + c_x, \qquad v = f_y \frac{y}{z} + c_y ,$$
+#
+# and a world point $X_w$ is first moved into the camera frame with $X = R\,(X_w - t)$. Human3.6M's
+# lenses add radial ($k_1, k_2, k_3$) and tangential ($p_1, p_2$) distortion, supported by
+# `posecore.camera.project`; the synthetic cameras have none. The lab cameras of posecore-synth use
+# the intrinsics of the four Human3.6M cameras:
+
+# %%
+display(Markdown("| camera | $f_x$ | $f_y$ | $c_x$ | $c_y$ | size |\n|---|---|---|---|---|---|\n" + "\n".join(
+    f"| {cid} | {d['f'][0]:.1f} | {d['f'][1]:.1f} | {d['c'][0]:.1f} | {d['c'][1]:.1f} | {d['size'][0]}x{d['size'][1]} |"
+    for cid, d in camera.H36M_INTRINSICS.items())))
+
+# %% [markdown]
+# ## 3 · The embedded benchmark, posecore-synth
+#
+# Generated deterministically in seconds by `python data_scripts/generate_benchmark.py` (run by
+# `make book`) from the compact motion file `posecore/data/assets/cmu_motion_h36m17.npz` (made from
+# the BVH clips by `data_scripts/convert_cmu.py`). Two domains:
+#
+# * **lab**: everyday motion (walking, running, jumping, punching, bending, swordplay, washing) seen
+#   by four fixed cameras at chest height, with 3D labels. Training subjects L1-L5 perform the first
+#   75 % of each clip; unseen bodies L6-L7 perform the last 25 % (test).
+# * **wild**: motion the lab never shows (dance, basketball, playground climbing and jumping), seen by
+#   random cameras: heights, distances, focal lengths, and high-angle views. Its training split
+#   exposes **only 2D labels**; its test split keeps the 3D ground truth, so in-the-wild 3D accuracy
+#   can be measured here, which no paper of this book could do.
+#
+# What it is not: real images of real people, real annotation noise, lens distortion, or the
+# variety of real bodies (bodies differ only by bone proportions).
+
+# %%
+t0 = time.perf_counter()
+splits = {s: load(dataset, s, data_root) for s in ("train", "test", "wild_train", "wild_test")}
+print(f"loaded in {time.perf_counter() - t0:.1f} s")
+table = "| split | dataset | samples | subjects | actions | cameras | 3D labels |\n|---|---|---|---|---|---|---|\n"
+for name, ps in splits.items():
+    s = ps.summary()
+    table += (f"| {name} | {s['dataset']} | {s['samples']} | {', '.join(s['subjects'])} | "
+              f"{', '.join(s['actions'])} | {s['cameras']} | {100 * s['with_3d']:.0f} % |\n")
+display(Markdown(table))
+
+# %% [markdown]
+# ### Lab vs wild, side by side: viewpoints
+#
+# The lab cameras sit at one elevation (about 7 degrees down) and 4-6 m away with one focal length;
+# the wild cameras look from below the hip to steep high angles, from 2.5 to 7 m, with focal lengths
+# from 600 to 2000 px.
+
+# %%
+views = {s: embedded.load_views(embedded.SPLITS[i]) for i, s in enumerate(("train", "test", "wild_train", "wild_test"))}
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
+for name, color in (("train", "tab:blue"), ("wild_test", "tab:orange")):
+    axes[0].hist(views[name]["elevation_deg"], bins=40, range=(-10, 70), density=True, alpha=0.6, color=color,
+                 label=splits[name].meta["dataset"] + f" ({name})")
+    axes[1].hist(views[name]["distance_mm"] / 1000, bins=40, range=(2, 8), density=True, alpha=0.6, color=color)
+    axes[2].hist(splits[name].intrinsics[:, 0], bins=40, range=(500, 2200), density=True, alpha=0.6, color=color)
+for ax, t in zip(axes, ("camera elevation (deg, + = looking down)", "distance to pelvis (m)", "focal length fx (px)")):
+    ax.set_xlabel(t)
+axes[0].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+for name in ("train", "wild_test"):
+    e = views[name]["elevation_deg"]
+    print(f"{name:10s} elevation: median {np.median(e):5.1f} deg, share above 30 deg: {100 * (e > 30).mean():5.1f} %")
+
+# %% [markdown]
+# ### Lab vs wild: poses
+#
+# How new are the wild poses to a model trained in the lab? For each query pose we find the nearest
+# lab training pose after root alignment (in camera coordinates, so viewpoint counts) and report the
+# mean per-joint distance. Lab test poses have close neighbours in the lab training set; wild poses
+# do not: this is the domain gap the papers' weakly supervised and adversarial methods attack.
+
+# %%
+def nn_distance(queries, reference, chunk=512):
+    """Mean per-joint distance (mm) of each root-relative query pose to its nearest reference pose."""
+    q = torch.as_tensor(queries - queries[:, :1]).reshape(len(queries), -1).float()   # (Q, 51)
+    r = torch.as_tensor(reference - reference[:, :1]).reshape(len(reference), -1).float()  # (R, 51)
+    out = []
+    for i in range(0, len(q), chunk):
+        idx = torch.cdist(q[i:i + chunk], r).argmin(1)
+        d = (q[i:i + chunk] - r[idx]).reshape(-1, 17, 3).norm(dim=-1).mean(-1)
+        out.append(d)
+    return torch.cat(out).numpy()
+
+
+lab_ref = splits["train"].poses_3d[rng.choice(len(splits["train"]), cfg.nn_lab, replace=False)]
+gap = {}
+for name in ("test", "wild_test"):
+    ps = splits[name]
+    q = ps.poses_3d[rng.choice(len(ps), min(cfg.nn_queries, len(ps)), replace=False)]
+    gap[name] = nn_distance(q, lab_ref)
+    print(f"{name:10s} nearest lab-train pose: mean {gap[name].mean():6.1f} mm, median {np.median(gap[name]):6.1f} mm")
+plt.figure(figsize=(6, 3))
+for name in gap:
+    plt.hist(gap[name], bins=40, range=(0, 250), alpha=0.6, density=True, label=f"{name} ({splits[name].meta['dataset']})")
+plt.xlabel("distance to nearest lab training pose (mm per joint)")
+plt.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ### Interactive skeletons
+#
+# Drag to rotate, scroll to zoom. Left limbs are blue, right limbs red. A lab pose and a wild pose
+# side by side, then a whole wild clip as an animation with a frame slider.
+
+# %%
+lab_pose = splits["test"].poses_3d[rng.integers(len(splits["test"]))]
+wild_pose = splits["wild_test"].poses_3d[rng.integers(len(splits["wild_test"]))]
+viz.show(viz.skeleton_figure([lab_pose, wild_pose], labels=["lab test", "wild test"], camera="iso",
+                             title="posecore-synth: lab vs wild (camera coordinates, mm)"))
+
+# %%
+wt = splits["wild_test"]
+clip = sorted(set(wt.sequence.tolist()))[0]
+sel = np.where(wt.sequence == clip)[0]
+seq = wt.poses_3d[sel[np.argsort(wt.frame[sel])]]
+seq = seq - seq[:, :1] + np.array([0, 0, 4000.0])  # root-centred for a steady view
+viz.show(viz.animation_figure(seq, fps=20, title=f"wild test clip {clip} ({wt.action[sel[0]]})",
+                              max_frames=profiles.pick(profile, smoke=20, quick=120, full=300)))
+
+# %% [markdown]
+# ## 4 · The metrics
+#
+# With predicted joints $\hat p_j$ and ground truth $p_j$ (mm, $J = 17$):
+#
+# * **MPJPE** (Protocol #1): $\frac{1}{J}\sum_j \|(\hat p_j - \hat p_0) - (p_j - p_0)\|_2$, root aligned.
+# * **P-MPJPE** (Protocol #2): the same after the similarity transform
+#   $\min_{s, R, t} \frac1J\sum_j\|s R \hat p_j + t - p_j\|_2$ with $R$ a proper rotation
+#   ($\det R = +1$: a mirror image is an error, not a pose).
+# * **N-MPJPE**: after the optimal scale only.
+# * **PCK@150 mm** and **AUC** (MPI-INF-3DHP): share of 14 joints within 150 mm, and its mean over
+#   thresholds $0, 5, \dots, 150$ mm.
+# * **PCKh@0.5** (MPII): share of joints within half the head size.
+#
+# Worked examples on a real lab pose: a copy rotated, scaled and moved has P-MPJPE 0 but a large
+# MPJPE; its mirror image is not explained by any rotation.
+
+# %%
+gt = splits["test"].poses_3d[:1].astype(np.float64)
+R = camera.random_rotation(1, (40, 40), (10, 10))[0]
+moved = 1.2 * (gt - gt[:, :1]) @ R.T + gt[:, :1] + 100.0
+mirrored = gt.copy()
+mirrored[..., 0] = 2 * gt[:, :1, 0] - gt[..., 0]
+noisy = gt + np.random.default_rng(seed).normal(0, 30, gt.shape)
+examples = {"identical": gt, "rotated 40 deg, scaled 1.2, moved": moved, "mirrored": mirrored,
+            "Gaussian noise 30 mm": noisy}
+md = "| prediction | MPJPE (mm) | P-MPJPE (mm) | N-MPJPE (mm) | PCK@150 (%) | AUC (%) |\n|---|---|---|---|---|---|\n"
+for k, p in examples.items():
+    md += (f"| {k} | {metrics.mpjpe(p, gt):.1f} | {metrics.p_mpjpe(p, gt):.1f} | {metrics.n_mpjpe(p, gt):.1f} | "
+           f"{metrics.pck3d(p, gt):.1f} | {metrics.auc3d(p, gt):.1f} |\n")
+display(Markdown(md))
+viz.show(viz.skeleton_figure([moved[0], gt[0]], labels=["rotated + scaled", "ground truth"], mode="overlay",
+                             title="P-MPJPE removes scale, rotation and translation"))
+
+# %% [markdown]
+# ## 5 · Numbers written for the book
+#
+# This chapter records the benchmark's size and its measured domain gap in `results/00_foundations.json`.
+
+# %%
+recs = [results.record("samples", len(ps), "count", ps.meta["dataset"], profile, name) for name, ps in splits.items()]
+recs += [results.record("nearest_lab_pose_distance", float(gap[n].mean()), "mm", splits[n].meta["dataset"], profile, n)
+         for n in gap]
+recs.append(results.record("share_views_above_30deg", float(100 * (views["wild_test"]["elevation_deg"] > 30).mean()),
+                           "%", splits["wild_test"].meta["dataset"], profile, "wild_test"))
+print(results.write("00_foundations", recs))
+print(f"chapter ran in {time.perf_counter() - t_start:.1f} s")
