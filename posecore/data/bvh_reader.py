@@ -1,0 +1,241 @@
+"""Generic BVH motion capture -> :class:`PoseSet`, for any rig, through a joint-name mapping file.
+
+Forward kinematics is done by the maintained PyPI library ``pybvh`` (``pybvh.read_bvh_file(path)``,
+``Bvh.node_positions()`` (F, nodes, 3) world positions in the file's units; ``node_index`` /
+``joint_tips`` for the names). The 3D poses are then converted to millimetres (``units``), rotated
+so that the file's up axis (``up``) becomes posecore's world +Z, and seen by one or more virtual
+pinhole cameras (:func:`posecore.camera.look_at_camera`) aimed at the sequence's mean pelvis:
+``poses_3d`` in mm in the camera frame, ``poses_2d`` its projection (no distortion).
+
+Mapping file (JSON object: posecore joint name -> how to get it from the BVH skeleton), all 17
+names of :data:`posecore.skeleton.H36M_JOINTS` required::
+
+    {"pelvis": "Hips",                               # a joint (or end-site node) by name
+     "spine": "midpoint of Spine and Spine1",        # or {"midpoint": ["Spine", "Spine1"]}
+     "head": "end of Head",                          # the end site of joint Head, or {"end_of": "Head"}
+     "neck": {"joint": "Head", "offset": [0, 6, 0]}, # plus an offset in the file's world axes and units
+     ...}
+
+(The lead's :mod:`posecore.data.bvh` converts the CMU corpus; this module is the generic route for
+users who lift their own mocap.)
+"""
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..camera import look_at_camera, project
+from ..skeleton import H36M_JOINTS, NUM_JOINTS
+from .dataset import PoseSet
+
+UNITS_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "dm": 100.0, "in": 25.4, "inch": 25.4, "ft": 304.8}
+SPLITS = ("all", "train", "test")
+SOURCE = "user-supplied BVH motion capture (licence of the user's files)"
+
+
+def up_rotation(up: str) -> np.ndarray:
+    """(3, 3) rotation taking the signed axis ``up`` ('+y', '-z', 'y', ...) to world +Z (right-handed)."""
+    m = re.fullmatch(r"([+-]?)([xyz])", str(up).strip().lower())
+    if not m:
+        raise ValueError(f"up axis must be one of +x, -x, +y, -y, +z, -z; got {up!r}")
+    u = np.zeros(3)
+    u["xyz".index(m.group(2))] = -1.0 if m.group(1) == "-" else 1.0
+    z = np.array([0.0, 0.0, 1.0])
+    v, c = np.cross(u, z), float(u @ z)
+    if np.allclose(v, 0):
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c))
+
+
+def load_mapping(mapping) -> dict:
+    """A mapping dict from a dict or a JSON file path; checks the posecore names."""
+    src = "mapping"
+    if isinstance(mapping, (str, Path)):
+        src = str(mapping)
+        p = Path(mapping)
+        if not p.exists():
+            raise FileNotFoundError(f"{p}: joint-name mapping file not found")
+        try:
+            mapping = json.loads(p.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}: not valid JSON ({e})") from e
+    if not isinstance(mapping, dict):
+        raise ValueError(f"{src}: expected a JSON object posecore joint -> BVH joint")
+    unknown = [k for k in mapping if k not in H36M_JOINTS]
+    missing = [k for k in H36M_JOINTS if k not in mapping]
+    if unknown or missing:
+        raise ValueError(f"{src}: unknown posecore joints {unknown}, missing {missing}; names are {H36M_JOINTS}")
+    return mapping
+
+
+def _parse_rule(name: str, rule, src: str) -> tuple[str, list[str], np.ndarray]:
+    """-> (kind 'node'|'end'|'mid', [bvh names], offset (3,))."""
+    off = np.zeros(3)
+    if isinstance(rule, dict):
+        if "offset" in rule:
+            off = np.asarray(rule["offset"], float)
+            if off.shape != (3,):
+                raise ValueError(f"{src}: {name}: offset must be 3 numbers, got {rule['offset']}")
+        if "midpoint" in rule:
+            pair = rule["midpoint"]
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+                raise ValueError(f"{src}: {name}: 'midpoint' needs two joint names, got {pair}")
+            return "mid", list(map(str, pair)), off
+        if "end_of" in rule:
+            return "end", [str(rule["end_of"])], off
+        if "joint" in rule:
+            kind, names, _ = _parse_rule(name, rule["joint"], src)
+            return kind, names, off
+        raise ValueError(f"{src}: {name}: rule {rule} needs 'joint', 'midpoint' or 'end_of'")
+    if not isinstance(rule, str) or not rule.strip():
+        raise ValueError(f"{src}: {name}: expected a BVH joint name or a rule object, got {rule!r}")
+    m = re.fullmatch(r"\s*midpoint of\s+(.+?)\s+and\s+(.+?)\s*", rule, flags=re.I)
+    if m:
+        return "mid", [m.group(1), m.group(2)], off
+    m = re.fullmatch(r"\s*end of\s+(.+?)\s*", rule, flags=re.I)
+    if m:
+        return "end", [m.group(1)], off
+    return "node", [rule.strip()], off
+
+
+def map_positions(bvh, mapping: dict, src: str = "mapping") -> np.ndarray:
+    """(F, 17, 3) positions (file units and axes) of the posecore joints from a pybvh ``Bvh``."""
+    nodes = bvh.node_positions()  # (F, N, 3) world
+    index = bvh.node_index
+    tips = bvh.joint_tips
+    out = np.zeros((nodes.shape[0], NUM_JOINTS, 3))
+
+    def node(n):
+        if n not in index:
+            raise ValueError(f"{src}: BVH joint {n!r} not in {getattr(bvh, 'source_path', 'the file')}; "
+                             f"joints are {bvh.joint_names}")
+        return nodes[:, index[n]]
+
+    for j, name in enumerate(H36M_JOINTS):
+        kind, names, off = _parse_rule(name, mapping[name], src)
+        if kind == "node":
+            p = node(names[0])
+        elif kind == "mid":
+            p = 0.5 * (node(names[0]) + node(names[1]))
+        else:
+            if names[0] not in tips:
+                raise ValueError(f"{src}: {name}: 'end of {names[0]}': no such joint; joints are {bvh.joint_names}")
+            if tips[names[0]] is None:
+                raise ValueError(f"{src}: {name}: joint {names[0]!r} has no end site")
+            p = nodes[:, tips[names[0]]]
+        out[:, j] = p + off
+    return out
+
+
+def read_bvh(path, mapping, *, units: str = "cm", up: str = "+y", stride: int = 1) -> tuple[np.ndarray, float]:
+    """(F', 17, 3) world mm, posecore world Z-up, and the frame rate after ``stride``, of a BVH file."""
+    import pybvh
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: BVH file not found")
+    if units not in UNITS_TO_MM:
+        raise ValueError(f"unknown units {units!r}; choose one of {tuple(UNITS_TO_MM)}")
+    if int(stride) < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if up != "auto":
+        up_rotation(up)  # validates
+        up = ("+" + up.strip().lower()) if up.strip()[0] not in "+-" else up.strip().lower()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bvh = pybvh.read_bvh_file(path, world_up=up, warn_on_world_up_disagreement=False)
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable BVH file ({type(e).__name__}: {e})") from e
+    if up == "auto":
+        up = bvh.world_up
+    if bvh.frame_count == 0:
+        raise ValueError(f"{path}: BVH file has no motion frames")
+    src = "mapping" if isinstance(mapping, dict) else str(mapping)
+    P = map_positions(bvh, load_mapping(mapping), src)[:: int(stride)]
+    if not np.isfinite(P).all():
+        raise ValueError(f"{path}: non-finite joint positions (NaN in the motion data?)")
+    P = P * UNITS_TO_MM[units] @ up_rotation(up).T
+    return P, float(bvh.fps) / int(stride)
+
+
+def bvh_files(data_root) -> list[Path]:
+    root = Path(data_root)
+    if not root.exists():
+        raise FileNotFoundError(f"BVH data_root {root} does not exist")
+    files = [root] if root.is_file() else sorted(root.rglob("*.bvh"))
+    if not files:
+        raise FileNotFoundError(f"{root}: no .bvh files found")
+    return files
+
+
+def split_files(files: list[Path], split: str, test_every: int = 5) -> list[Path]:
+    """'all'; 'test' = every ``test_every``-th file in sorted order (the 5th, 10th, ...); 'train' the rest."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown BVH split {split!r}; choose one of {SPLITS}")
+    if split == "all":
+        return list(files)
+    is_test = [(i + 1) % test_every == 0 for i in range(len(files))]
+    return [f for f, t in zip(files, is_test) if t == (split == "test")]
+
+
+def find_mapping(data_root, mapping=None):
+    if mapping is not None:
+        return mapping
+    root = Path(data_root)
+    cand = (root if root.is_dir() else root.parent) / "mapping.json"
+    if not cand.exists():
+        raise FileNotFoundError(f"no joint-name mapping given and {cand} does not exist; pass mapping=<json path "
+                                "or dict> (posecore joint -> BVH joint)")
+    return cand
+
+
+def load_bvh(data_root, split: str = "all", *, mapping=None, units: str = "cm", up: str = "+y", stride: int = 1,
+             azimuths=(0.0,), elevation: float = 10.0, distance: float = 4500.0, f=(1145.0, 1145.0),
+             c=(500.0, 500.0), size=(1000, 1000), test_every: int = 5) -> PoseSet:
+    """Convert the BVH file(s) under ``data_root`` (a file or a folder searched recursively) with a
+    joint-name ``mapping`` (dict or JSON path; default ``<root>/mapping.json``). Each file is seen by
+    one virtual camera per azimuth (degrees; 0 looks along world +Y) at ``elevation`` degrees and
+    ``distance`` mm from the sequence's mean pelvis. ``subject`` is the file stem before the first
+    '_', ``action`` the stem, ``sequence`` the path relative to ``data_root``."""
+    files = bvh_files(data_root)
+    mapping = find_mapping(data_root, mapping)
+    mp = load_mapping(mapping)
+    chosen = split_files(files, split, test_every)
+    if not chosen:
+        raise ValueError(f"{data_root}: no BVH files in split {split!r} ({len(files)} files; test = every "
+                         f"{test_every}th)")
+    root = Path(data_root)
+    cols = {k: [] for k in ("p2", "p3", "K", "subject", "action", "sequence", "camera", "frame")}
+    fps = {}
+    for path in chosen:
+        P, rate = read_bvh(path, mp, units=units, up=up, stride=stride)
+        rel = path.name if root.is_file() else str(path.relative_to(root))
+        fps[rel] = rate
+        target = P[:, 0].mean(0)
+        for az in azimuths:
+            cam = look_at_camera(target, az, elevation, distance, f, c, size, name=f"virtual_az{az:g}")
+            Xc = cam.world_to_camera(P)
+            if (Xc[..., 2] <= 1.0).any():
+                raise ValueError(f"{path}: joints behind virtual camera {cam.name} (distance {distance} mm too "
+                                 "small for this motion?)")
+            n = len(P)
+            cols["p3"].append(Xc.astype(np.float32))
+            cols["p2"].append(project(Xc, cam.intrinsics.astype(float)).astype(np.float32))
+            cols["K"].append(np.tile(cam.intrinsics, (n, 1)))
+            cols["subject"].append(np.full(n, path.stem.split("_")[0]))
+            cols["action"].append(np.full(n, path.stem))
+            cols["sequence"].append(np.full(n, rel))
+            cols["camera"].append(np.full(n, cam.name))
+            cols["frame"].append(np.arange(n) * int(stride))
+    cat = {k: np.concatenate(v) for k, v in cols.items()}
+    meta = dict(dataset="bvh", split=split, source=SOURCE, source_files=[str(p) for p in chosen], units=units,
+                up=up, stride=int(stride), fps=fps, mapping=mp, azimuths=list(map(float, azimuths)),
+                elevation=float(elevation), distance=float(distance))
+    return PoseSet.create(cat["p2"], cat["p3"], cat["K"], image_size=list(size), subject=cat["subject"],
+                          action=cat["action"], sequence=cat["sequence"], camera=cat["camera"], frame=cat["frame"],
+                          scene="", meta=meta)

@@ -1,0 +1,252 @@
+"""MPII Human Pose reader: the official ``mpii_human_pose_v1_u12_1.mat`` and the HRNet/mmpose JSON
+annotation files -> 2D-only :class:`PoseSet` (``has_3d`` False).
+
+* ``.mat`` (MATLAB v5, read with ``scipy.io.loadmat``): struct ``RELEASE`` with ``annolist`` (per image:
+  ``image.name``, ``annorect`` per person with ``annopoints.point`` (``id`` 0..15, ``x``, ``y``,
+  ``is_visible``), head box ``x1, y1, x2, y2``, ``scale``, ``objpos``), ``img_train``,
+  ``single_person``, ``act``. Only training images (``img_train == 1``) carry annotations.
+* JSON (``train.json`` / ``valid.json`` of HRNet and mmpose): a list of ``{image, joints (16 x 2),
+  joints_vis (16), center (2), scale}``; the head boxes of the validation split come from HRNet's
+  ``gt_valid.mat`` (``headboxes_src`` (2, 2, N)) when it lies next to the JSON.
+
+Conventions: pixel coordinates are converted from MATLAB's 1-based to 0-based (subtract 1, as
+HRNet does) in both formats. The 16 MPII joints become posecore's 17 with
+:func:`posecore.skeleton.mpii_to_h36m` (spine = midpoint of pelvis and thorax, visible only if both
+are). ``visible`` means *annotated* (the joint has a label; MPII's occlusion flag ``is_visible`` is
+not kept -- PCKh counts every annotated joint). Unannotated joints hold 0 px and ``visible`` False.
+
+Per-person extras that PoseSet has no field for are stored in ``meta`` as lists aligned with the
+samples: ``meta['head_size']`` (px, 0.6 x head-box diagonal, the MPII PCKh convention; NaN when no
+head box is known), ``meta['center']``, ``meta['scale']`` (the person scale, 200 px units);
+:func:`mpii_extras` returns them as arrays. Intrinsics are unknown: ``intrinsics`` holds the
+placeholder [1, 1, 0, 0] and ``image_size`` (0, 0) (= unknown).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..skeleton import mpii_to_h36m
+from .dataset import PoseSet
+
+SOURCE = ("MPII Human Pose (Andriluka et al., CVPR 2014), http://human-pose.mpi-inf.mpg.de; "
+          "Simplified BSD licence for the annotations, images from YouTube (research use only)")
+MAT_NAME = "mpii_human_pose_v1_u12_1.mat"
+HEAD_SIZE_FACTOR = 0.6  # PCKh head size = 0.6 x head-box diagonal
+SPLITS = ("train", "valid")
+
+
+def head_size(x1, y1, x2, y2):
+    """MPII head size (px): 0.6 x the diagonal of the head box (arrays broadcast)."""
+    return HEAD_SIZE_FACTOR * np.hypot(np.asarray(x2, float) - x1, np.asarray(y2, float) - y1)
+
+
+def _finish(joints16, annotated16, image, index, head, center, scale, action, split, source_files, fmt):
+    """Assemble the PoseSet from per-person MPII arrays (0-based px)."""
+    joints16 = np.asarray(joints16, np.float32).reshape(-1, 16, 2)
+    ann = np.asarray(annotated16, bool).reshape(-1, 16)
+    n = len(joints16)
+    j = np.where(ann[..., None], joints16, 0).astype(np.float32)
+    p2 = mpii_to_h36m(j)
+    vis = mpii_to_h36m(ann[..., None].astype(np.float32))[..., 0]
+    vis[:, 7] = ann[:, 6] & ann[:, 7]  # spine: visible only if pelvis and thorax are
+    p2[~(vis > 0)] = 0.0
+    head = np.asarray(head, float).reshape(n)
+    meta = dict(dataset="mpii", split=split, source=SOURCE, format=fmt, source_files=source_files,
+                head_size=[None if not np.isfinite(h) else round(float(h), 3) for h in head],
+                center=np.round(np.asarray(center, float).reshape(n, 2), 3).tolist(),
+                scale=np.round(np.asarray(scale, float).reshape(n), 5).tolist(),
+                coordinates="0-based px (MATLAB 1-based minus 1)",
+                intrinsics="unknown: placeholder [1, 1, 0, 0]; image_size (0, 0) = unknown",
+                visible="annotated (MPII is_visible occlusion flag not kept)")
+    if np.isnan(head).any():
+        meta["head_size_missing"] = int(np.isnan(head).sum())
+    ps = PoseSet.create(p2, None, [1.0, 1.0, 0.0, 0.0], image_size=[0, 0], has_3d=False, visible=vis > 0,
+                        subject="", action=np.asarray(action, object), sequence=np.asarray(image, object),
+                        camera="", frame=np.asarray(index, np.int32), scene="", meta=meta)
+    return ps
+
+
+def mpii_extras(ps: PoseSet) -> dict:
+    """Arrays aligned with ``ps``: ``head_size`` (N,) px (NaN unknown), ``center`` (N, 2), ``scale`` (N,)."""
+    m = ps.meta
+    return dict(head_size=np.array([np.nan if h is None else h for h in m["head_size"]], float),
+                center=np.asarray(m["center"], float).reshape(-1, 2), scale=np.asarray(m["scale"], float))
+
+
+def load_mpii_head_sizes(ps_or_path) -> np.ndarray:
+    """(N,) head sizes (px) of an MPII PoseSet (or a PoseSet .npz path)."""
+    ps = ps_or_path if isinstance(ps_or_path, PoseSet) else PoseSet.load(ps_or_path)
+    if ps.meta.get("dataset") != "mpii":
+        raise ValueError(f"not an MPII PoseSet (meta['dataset']={ps.meta.get('dataset')!r})")
+    return mpii_extras(ps)["head_size"]
+
+
+# --- .mat ----------------------------------------------------------------------------------------
+def _arr(v):
+    """A mat_struct field as a 1-D object array (squeeze_me turns 1-element arrays into scalars)."""
+    if isinstance(v, np.ndarray):
+        return v.ravel()
+    return np.array([v], dtype=object)
+
+
+def _empty(v) -> bool:
+    return isinstance(v, np.ndarray) and v.size == 0
+
+
+def _num(v, default=np.nan) -> float:
+    if _empty(v) or v is None:
+        return default
+    if isinstance(v, (str, np.str_)):
+        return float(v) if v.strip() else default
+    return float(np.asarray(v).ravel()[0])
+
+
+def load_mpii_mat(path, split: str = "train") -> PoseSet:
+    """Convert the official ``.mat``. ``split='train'`` returns every annotated person of the training
+    images (``img_train == 1``; this includes the images of HRNet's validation subset -- use the JSON
+    files for the train/valid split). Test images carry no public annotations."""
+    from scipy.io import loadmat
+    path = Path(path)
+    if split != "train":
+        raise ValueError(f"{path}: the official .mat gives split 'train' (annotated training images) only; "
+                         f"got {split!r} -- use HRNet's valid.json (+ gt_valid.mat) for 'valid'")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: MPII annotation file not found")
+    try:
+        mat = loadmat(str(path), struct_as_record=False, squeeze_me=True)
+    except Exception as e:
+        raise ValueError(f"{path}: unreadable or truncated MATLAB file ({type(e).__name__}: {e})") from e
+    if "RELEASE" not in mat:
+        raise ValueError(f"{path}: no struct 'RELEASE' (found {[k for k in mat if not k.startswith('__')]})")
+    rel = mat["RELEASE"]
+    for f in ("annolist", "img_train"):
+        if not hasattr(rel, f):
+            raise ValueError(f"{path}: RELEASE has no field {f!r}")
+    annolist = _arr(rel.annolist)
+    img_train = np.asarray(rel.img_train, float).ravel()
+    if len(img_train) != len(annolist):
+        raise ValueError(f"{path}: RELEASE.img_train has {len(img_train)} entries, annolist {len(annolist)}")
+    acts = _arr(rel.act) if hasattr(rel, "act") else [None] * len(annolist)
+    J, A, names, idx, heads, centers, scales, actions = [], [], [], [], [], [], [], []
+    for i, a in enumerate(annolist):
+        if img_train[i] != 1:
+            continue
+        name = str(a.image.name)
+        act = acts[i]
+        act_name = str(getattr(act, "act_name", "")) if act is not None and not _empty(getattr(act, "act_name", [])) else ""
+        rects = [] if _empty(a.annorect) else _arr(a.annorect)
+        for r, rect in enumerate(rects):
+            ap = getattr(rect, "annopoints", None)
+            if ap is None or _empty(ap) or not hasattr(ap, "point"):
+                continue
+            joints = np.zeros((16, 2))
+            ann = np.zeros(16, bool)
+            for p in _arr(ap.point):
+                jid = int(_num(p.id))
+                if not 0 <= jid < 16:
+                    raise ValueError(f"{path}: image {name} person {r}: joint id {jid} outside 0..15")
+                joints[jid] = (_num(p.x) - 1.0, _num(p.y) - 1.0)
+                ann[jid] = True
+            if not np.isfinite(joints[ann]).all():
+                raise ValueError(f"{path}: image {name} person {r}: NaN joint coordinates")
+            box = [_num(getattr(rect, k, np.nan)) for k in ("x1", "y1", "x2", "y2")]
+            op = getattr(rect, "objpos", None)
+            J.append(joints); A.append(ann); names.append(name); idx.append(r)
+            heads.append(head_size(*box)); scales.append(_num(getattr(rect, "scale", np.nan)))
+            centers.append((_num(getattr(op, "x", np.nan)) - 1.0, _num(getattr(op, "y", np.nan)) - 1.0)
+                           if op is not None and not _empty(op) else (np.nan, np.nan))
+            actions.append(act_name)
+    if not J:
+        raise ValueError(f"{path}: no annotated people in the training images")
+    return _finish(J, A, names, idx, heads, centers, scales, actions, split, [str(path)], "mpii-mat")
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+def load_mpii_json(path, split: str | None = None, gt_valid=None) -> PoseSet:
+    """Convert an HRNet/mmpose MPII JSON file. Head boxes come from ``gt_valid`` (default:
+    ``gt_valid.mat`` next to a ``valid.json``), aligned by order; otherwise head sizes are NaN."""
+    from scipy.io import loadmat
+    path = Path(path)
+    split = split or path.stem
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: MPII JSON annotation file not found")
+    try:
+        entries = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON (truncated?) ({e})") from e
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{path}: expected a non-empty list of annotation entries")
+    need = ("image", "joints", "joints_vis", "center", "scale")
+    J, V, C, S, names = [], [], [], [], []
+    for i, e in enumerate(entries):
+        miss = [k for k in need if not isinstance(e, dict) or k not in e]
+        if miss:
+            raise ValueError(f"{path}: entry {i} lacks keys {miss}")
+        j = np.asarray(e["joints"], float)
+        v = np.asarray(e["joints_vis"], float)
+        if j.shape != (16, 2) or v.shape != (16,):
+            raise ValueError(f"{path}: entry {i} ({e['image']}): joints {j.shape} / joints_vis {v.shape}, "
+                             "expected (16, 2) / (16,)")
+        if not np.isfinite(j).all():
+            raise ValueError(f"{path}: entry {i} ({e['image']}): NaN/inf joint coordinates")
+        J.append(j - 1.0); V.append(v > 0); C.append(np.asarray(e["center"], float) - 1.0)
+        S.append(float(e["scale"])); names.append(str(e["image"]))
+    V = np.array(V)
+    idx = np.zeros(len(names), np.int32)  # person index within its image, in file order
+    seen = {}
+    for k, nm in enumerate(names):
+        idx[k] = seen.get(nm, 0)
+        seen[nm] = idx[k] + 1
+    heads = np.full(len(names), np.nan)
+    gt = Path(gt_valid) if gt_valid is not None else path.with_name("gt_valid.mat")
+    if (gt_valid is not None or split == "valid") and gt.exists():
+        try:
+            hb = np.asarray(loadmat(str(gt))["headboxes_src"], float)
+        except Exception as e:
+            raise ValueError(f"{gt}: cannot read 'headboxes_src' ({type(e).__name__}: {e})") from e
+        if hb.shape != (2, 2, len(names)):
+            raise ValueError(f"{gt}: headboxes_src has shape {hb.shape}, expected (2, 2, {len(names)}) "
+                             f"to match {path}")
+        heads = head_size(hb[0, 0], hb[0, 1], hb[1, 0], hb[1, 1])
+    elif gt_valid is not None:
+        raise FileNotFoundError(f"{gt}: head-box file not found")
+    else:
+        warnings.warn(f"{path}: no head boxes (gt_valid.mat) for split {split!r}; meta['head_size'] is NaN",
+                      stacklevel=2)
+    srcs = [str(path)] + ([str(gt)] if gt.exists() and split == "valid" else [])
+    return _finish(np.array(J), V, names, idx, heads, np.array(C), S, [""] * len(names), split, srcs, "mpii-json")
+
+
+# --- dispatch ------------------------------------------------------------------------------------
+def find_sources(data_root, split: str) -> list[Path]:
+    """Files a conversion reads: ``<root>/annot/<split>.json`` (HRNet layout) or ``<root>/<split>.json``
+    (+ gt_valid.mat), else the official ``.mat`` (``<root>/`` or ``<root>/mpii_human_pose_v1_u12_2/``)."""
+    root = Path(data_root)
+    if not root.exists():
+        raise FileNotFoundError(f"MPII data_root {root} does not exist")
+    if split not in SPLITS:
+        raise ValueError(f"unknown MPII split {split!r}; choose one of {SPLITS}")
+    if root.is_file():
+        return [root]
+    for folder in (root / "annot", root):
+        js = folder / f"{split}.json"
+        if js.exists():
+            gt = folder / "gt_valid.mat"
+            return [js] + ([gt] if split == "valid" and gt.exists() else [])
+    for mat in (root / MAT_NAME, root / "mpii_human_pose_v1_u12_2" / MAT_NAME):
+        if mat.exists():
+            return [mat]
+    raise FileNotFoundError(f"{root}: no MPII annotations found: looked for annot/{split}.json, {split}.json, "
+                            f"{MAT_NAME} and mpii_human_pose_v1_u12_2/{MAT_NAME}")
+
+
+def load_mpii(data_root, split: str = "train") -> PoseSet:
+    """Convert the MPII annotations under ``data_root`` (JSON split files preferred, else the .mat)."""
+    src = find_sources(data_root, split)[0]
+    if src.suffix == ".json":
+        return load_mpii_json(src, split)
+    return load_mpii_mat(src, split)
