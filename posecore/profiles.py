@@ -19,7 +19,7 @@ import os
 
 PROFILES = ("smoke", "quick", "full")
 DEFAULT_PROFILE = "quick"
-DATASETS = ("synth", "h36m", "3dhp", "mpii")
+DATASETS = ("synth", "h36m", "3dhp", "mpii", "bvh")  # the same names as posecore.data.DATASETS
 
 
 def resolve(profile: str | None = None) -> str:

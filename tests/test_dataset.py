@@ -45,3 +45,12 @@ def test_load_rejects_unknown_names():
         load("synth", "validation")
     with pytest.raises(ValueError, match="data_root"):
         load("h36m", "train")
+
+
+def test_load_maps_chapter_splits_to_real_readers(tmp_path):
+    from posecore.data import fixtures
+    fixtures.write_h36m_npz(tmp_path / "h36m", subjects=("S1", "S9"), n_frames=10)
+    ps = load("h36m", "test", tmp_path / "h36m", cache_dir=tmp_path / "cache")
+    assert set(ps.subject) == {"S9"} and ps.meta["dataset"] == "h36m"
+    with pytest.raises(ValueError, match="no 'wild_test' split"):
+        load("h36m", "wild_test", tmp_path / "h36m")
