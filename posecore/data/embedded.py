@@ -220,11 +220,19 @@ def _sha1(path: Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
 
 
+def is_current(root, seed: int = 0) -> bool:
+    """Were the splits in ``root`` generated from the shipped motion asset, this version and ``seed``?"""
+    m = Path(root) / "manifest.json"
+    if not m.exists():
+        return False
+    man = json.loads(m.read_text())
+    files = [Path(root) / f"{s}{x}.npz" for s in SPLITS for x in ("", "_views")]
+    return (man.get("asset_sha1") == _sha1(ASSET) and man.get("version") == VERSION
+            and man.get("seed") == seed and all(f.exists() for f in files))
+
+
 def _ensure(root: Path) -> Path:
-    m = root / "manifest.json"
-    ok = m.exists() and json.loads(m.read_text()).get("asset_sha1") == _sha1(ASSET) \
-        and json.loads(m.read_text()).get("version") == VERSION
-    if not ok:
+    if not is_current(root):
         generate(root)
     return root
 
