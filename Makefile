@@ -15,6 +15,9 @@ JOBS   ?= 2
 # where `make test` executes the smoke notebooks and builds its own copy of the book
 TEST_BOOK := _build/test_book
 TEST_ENV  := POSECORE_RESULTS=$(CURDIR)/_build/test_results
+# pytest -n 2 runs two workers: one torch thread each avoids oversubscribing 2 cores (spinning
+# OpenMP threads made steps 5-50x slower on a loaded machine)
+export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: venv data book execute build test unit nbval browser-book browser-book-papermill browser chromium bench clean
 
@@ -48,7 +51,7 @@ book: execute build
 test: venv data chromium unit nbval browser
 
 unit: venv
-	$(BIN)/python -m pytest tests -x -q -n $(JOBS) -m "not browser"
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -x -q -n $(JOBS) -m "not browser"
 
 # the notebooks as ipynb copies (jupytext), run cell by cell by nbval in the smoke profile;
 # --dist loadfile keeps each notebook's cells on one worker, in order. The executed notebooks are
@@ -57,7 +60,7 @@ unit: venv
 nbval: venv data
 	$(BIN)/python -m posecore.book nbval --out _build/nbval
 	rm -rf $(TEST_BOOK)/executed
-	$(TEST_ENV) POSECORE_PROFILE=smoke POSECORE_NBVAL_CAPTURE=$(CURDIR)/$(TEST_BOOK)/executed \
+	$(TEST_ENV) POSECORE_PROFILE=smoke OMP_NUM_THREADS=1 POSECORE_NBVAL_CAPTURE=$(CURDIR)/$(TEST_BOOK)/executed \
 		$(BIN)/python -m pytest _build/nbval -q --nbval-lax --nbval-current-env \
 		-n $(JOBS) --dist loadfile -p no:cacheprovider
 
