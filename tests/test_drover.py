@@ -1,0 +1,83 @@
+"""Drover et al.: depth formula, back projection, random projection, normalisation, training step, lift()."""
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(1)  # 2 shared CPU cores: multi-threaded BatchNorm stalls under load
+
+from posecore import lifting
+from posecore.models import drover as D
+from posecore.skeleton import bone_lengths
+
+CFG = D.DroverConfig(width=32, batch_size=64, num_steps=4, extra_cameras=2)
+BONES_14 = ((0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11), (8, 12), (9, 12), (12, 13))
+
+
+def test_generator_depth_formula_and_back_projection():
+    torch.manual_seed(0)
+    G = D.Generator(CFG).eval()
+    x = 0.1 * torch.randn(6, 14, 2)
+    with torch.no_grad():
+        o = G.net(x.reshape(6, 28))
+        z = G.depths(x)
+        X = G(x)
+    torch.testing.assert_close(z, torch.clamp(CFG.d + o, min=0) + 1)
+    assert X.shape == (6, 14, 3) and (z >= 1).all()
+    torch.testing.assert_close(X[..., :2], x * z[..., None])           # X_i = (z x, z y, z)
+    torch.testing.assert_close(X[..., 2], z)
+    # offsets far below -d give depth exactly 1
+    G.net[-1].bias.data.fill_(-100.0); G.net[-1].weight.data.zero_()
+    assert torch.all(G.depths(x) == 1.0)
+
+
+def test_random_projection_keeps_bones_and_forces_depth():
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(200, 14, 3, dtype=torch.float64) * 0.3 + torch.tensor([0.0, 0.0, 10.0], dtype=torch.float64)
+    x2, Y = D.random_projection(X, 10.0, (0.0, 20.0), g)
+    assert x2.shape == (200, 14, 2) and (Y[..., 2] >= 1).all()
+    L0 = torch.stack([(X[:, b] - X[:, a]).norm(dim=-1) for a, b in BONES_14], 1)
+    L1 = torch.stack([(Y[:, b] - Y[:, a]).norm(dim=-1) for a, b in BONES_14], 1)
+    torch.testing.assert_close(L0, L1)                                  # rigid in place (all in front)
+    R = D.rotations(500, (0.0, 20.0), g)
+    torch.testing.assert_close(R @ R.transpose(1, 2), torch.eye(3).expand(500, 3, 3), atol=1e-5, rtol=0)
+    # elevation of the camera: angle of the rotated vertical axis, in [0, 20] deg
+    elev = torch.rad2deg(torch.asin(R[:, 2, 1].clamp(-1, 1)))
+    assert elev.min() >= -1e-4 and elev.max() <= 20 + 1e-4
+    # a point pushed behind the near plane is clamped to depth 1
+    Xb = torch.zeros(1, 14, 3, dtype=torch.float64); Xb[..., 2] = -5.0
+    _, Yb = D.random_projection(Xb, 10.0, (0.0, 0.0), g)
+    assert (Yb[..., 2] >= 1).all()
+
+
+def test_normalisation_head_root_distance():
+    data = lifting.toy_poseset(50, seed=2)
+    x = D.to_unit_camera(data.poses_2d, data.intrinsics)
+    assert x.shape == (50, 14, 2)
+    np.testing.assert_allclose(x[:, list(D.HIPS_14)].mean(1), 0, atol=1e-6)   # root = hip midpoint
+    s = D.scale_factor(x, 10.0)
+    assert abs(D.head_root(x * s).mean() - 0.1) < 1e-6
+    v = D.virtual_views(data.poses_3d, 3, (0, 20), np.random.default_rng(0))
+    assert v.shape == (150, 14, 2) and np.isfinite(v).all()
+    p17 = D.to_h36m17(np.random.default_rng(0).normal(size=(3, 14, 3)))
+    assert p17.shape == (3, 17, 3)
+
+
+def test_training_and_lift_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path))
+    data = lifting.toy_poseset(128, seed=0)
+    G, Dn, hist, info = lifting.train_drover(data, CFG, seed=0, progress=False)
+    assert len(hist) >= 1 and np.isfinite([hist[-1]["loss_d"], hist[-1]["loss_g"]]).all()
+    assert info["scale"] > 0 and info["mm_per_unit"] > 0
+    pred = D.lift_with(G, data.poses_2d, data.intrinsics, **info)
+    path = lifting.export(tmp_path / "d.pt", "drover", {"generator": G}, vars(CFG), **info)
+    out = D.lift(data.poses_2d, data.intrinsics, checkpoint=path)
+    assert out.shape == (128, 17, 3) and np.isfinite(out).all()
+    p17 = D.to_h36m17(pred)
+    np.testing.assert_allclose(out, p17 - p17[:, :1], atol=1e-3)
+    with pytest.raises(ValueError, match="intrinsics"):
+        D.lift(data.poses_2d, None, checkpoint=path)
+    with pytest.raises(ValueError, match="NaN"):
+        bad = data.poses_2d.copy(); bad[0, 0, 0] = np.nan
+        D.lift(bad, data.intrinsics, checkpoint=path)
+    with pytest.raises(ValueError, match="expected shape"):
+        D.lift(data.poses_2d[:, :14], data.intrinsics, checkpoint=path)
