@@ -285,7 +285,7 @@ for label, k in picks:
 
 # %%
 recs = []
-common = dict(dataset=dataset, profile=profile)
+common = dict(dataset="posecore-synth" if dataset == "synth" else dataset, profile=profile)  # never a bare "synth"
 for v, r in runs.items():
     for a, e in r["test"]["per_action"].items():
         recs.append(results.record("mpjpe", e, "mm", split="test", variant=v, action=a,

@@ -161,7 +161,7 @@ if profile == "smoke":
 
 # %%
 recs = []
-common = dict(dataset=dataset, profile=profile)
+common = dict(dataset="posecore-synth" if dataset == "synth" else dataset, profile=profile)  # never a bare "synth"
 for (split, v), e in two_step.items():
     recs.append(results.record("mpjpe", e, "mm", split=split, variant=f"two-step Martinez on {v}", **common))
 for n, r in stage_rows:

@@ -442,10 +442,10 @@ class ZhouChapterConfig:
                       stage1_steps=2, stage2_steps=2, stage3_steps=2, optimizer="adam", lr=1e-3, train_pool=24,
                       lr_schedule="cosine",
                       n_eval_lab=12, n_eval_wild=12, n_eval_wild_2d=8, eval_batch=32),
-            # 2 CPU cores, <= 20 min for the four variants: 64-px images, Zhou's 2 x 2 hourglass at
+            # 2 CPU cores, <= 20 min for the four variants (500/500/250 steps took 20.9 min on an idle machine): 64-px images, Zhou's 2 x 2 hourglass at
             # width 64 and recursion depth 3 (16 -> 2 px), Adam, a few hundred steps per stage
             quick=cls(resolution=64, stacks=2, modules=2, features=64, hg_depth=3, reg_modules=1, batch_size=16,
-                      stage1_steps=500, stage2_steps=500, stage3_steps=250, optimizer="adam", lr=1e-3,
+                      stage1_steps=400, stage2_steps=400, stage3_steps=200, optimizer="adam", lr=1e-3,
                       lr_schedule="cosine", train_pool=1200, n_eval_lab=600, n_eval_wild=600, n_eval_wild_2d=300, eval_batch=64),
             # the paper: 256 px, 2 x 2 hourglass of 256 features, batch 6, RMSprop 2.5e-4, 240k/200k/40k
             full=cls(),
