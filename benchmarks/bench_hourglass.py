@@ -17,14 +17,14 @@ import time
 
 import torch
 
-from posecore.image_training import ZhouChapterConfig
+from posecore.recipes import zhou as zhou_recipe
 from posecore.losses import depth_loss, heatmap_loss
 from posecore.models.hourglass import HourglassConfig, count_parameters
 from posecore.models.zhou import ZhouConfig, ZhouNet
 
 
 def zhou_net(profile: str) -> ZhouNet:
-    return ZhouNet(ZhouChapterConfig.for_profile(profile).train_config().model)
+    return ZhouNet(zhou_recipe.config(profile).train_config().model)
 
 
 def _sync(device):
@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
     torch.manual_seed(0)
     cpu = torch.device("cpu")
     res = {"torch": torch.__version__, "cpu_threads": torch.get_num_threads()}
-    quick = ZhouChapterConfig.for_profile("quick")
+    quick = zhou_recipe.config("quick")
     net_q = zhou_net("quick")
     res["quick_params"] = count_parameters(net_q)
     res["cpu_forward_quick_img_s"] = forward_throughput(net_q, 64, 3, cpu)

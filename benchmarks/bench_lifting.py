@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from posecore import geometric_search as gs
-from posecore import lifting
+from posecore.data.toy import toy_poseset
 from posecore.models import drover
 from posecore.models.martinez import MartinezConfig, MartinezNet, apply_max_norm
 
@@ -77,7 +77,7 @@ def drover_step(width: int, batch: int, device="cpu", amp=False, compile_=False)
 
 
 def bench_geometric_search(n: int):
-    data = lifting.toy_poseset(n, seed=0)
+    data = toy_poseset(n, seed=0)
     rel = data.root_relative_3d + np.random.default_rng(0).normal(0, 20, data.poses_3d.shape)
     rel[:, 0] = 0
     t0 = time.perf_counter(); Zs = gs.scan(rel, data.poses_2d, data.intrinsics); t_scan = time.perf_counter() - t0

@@ -46,16 +46,19 @@ lambda_geo_sweep = None
 import dataclasses
 import time
 
-from posecore import lifting, metrics, profiles, results
-from posecore.image_training import (ZhouChapterConfig, crop_to_image, evaluate, load_zhou_data,
-                                     markdown_table, predict, run_zhou_variants, train_variant,
-                                     canonical_bone_sum)
-from posecore.models.martinez import lifter_config
+from posecore import metrics, profiles, results
+from posecore.camera import crop_to_image
+from posecore.evaluate import check_claim, claim_records, evaluate_images, table
+from posecore.models.lifter import lift_with
+from posecore.models.zhou import canonical_bone_sum
+from posecore.recipes import martinez as martinez_recipe, zhou as zhou_recipe
+from posecore.recipes.images import predict
 from posecore.train import select_device
+
 
 T0 = time.perf_counter()
 profile = profiles.resolve(profile)
-cfg = profiles.configure(ZhouChapterConfig, profile, seed=seed, resolution=resolution, batch_size=batch_size,
+cfg = zhou_recipe.config(profile, seed=seed, resolution=resolution, batch_size=batch_size,
                          stage1_steps=stage1_steps, stage2_steps=stage2_steps, stage3_steps=stage3_steps,
                          train_pool=train_pool)
 lambda_geo_sweep = list(lambda_geo_sweep) if lambda_geo_sweep is not None else [0.1]
@@ -66,8 +69,8 @@ print(f"profile={profile}  device={device}\n{SCALE}")
 
 # %%
 t = time.perf_counter()
-d = load_zhou_data(cfg, dataset, data_root, device=device)
-runs = run_zhou_variants(cfg, d, device=device, progress=False)
+d = zhou_recipe.load_data(cfg, dataset, data_root, device=device)
+runs = zhou_recipe.run_variants(cfg, d, device=device, progress=False)
 bone_sum = canonical_bone_sum(d["canonical"])
 print(f"four variants ready (trained or loaded) in {time.perf_counter() - t:.1f} s")
 
@@ -81,8 +84,8 @@ print(f"four variants ready (trained or loaded) in {time.perf_counter() - t:.1f}
 
 # %%
 t = time.perf_counter()
-lcfg = lifter_config(profile)
-lifter, _ = lifting.train_lifter(d["sets"]["train"], lcfg, seed=cfg.seed, name="zhou06-martinez", progress=False)
+lcfg = martinez_recipe.config(profile)
+lifter, _ = martinez_recipe.train_lifter(d["sets"]["train"], lcfg, seed=cfg.seed, name="zhou06-martinez", progress=False)
 print(f"Martinez lifter (width {lcfg.width}, {lcfg.num_steps} steps) ready in {time.perf_counter() - t:.1f} s")
 
 rows, two_step = [], {}
@@ -93,23 +96,25 @@ for split in ("test", "wild_test"):
         idx = pred["index"]
         gt3 = ps.poses_3d[idx] - ps.poses_3d[idx][:, :1]
         p2_img = crop_to_image(pred["joints_2d"], pred["intrinsics_crop"], ps.intrinsics[idx])
-        e_two = float(metrics.mpjpe(lifting.lift_with(lifter, p2_img), gt3))
+        e_two = float(metrics.mpjpe(lift_with(lifter, p2_img), gt3))
         two_step[(split, v)] = e_two
         rows.append([split, v, runs[v][split]["mpjpe"], e_two])
     idx = runs["3D+2D/w geo"]["pred"][split]["index"]
     gt3 = ps.poses_3d[idx] - ps.poses_3d[idx][:, :1]
-    two_step[(split, "gt2d")] = float(metrics.mpjpe(lifting.lift_with(lifter, ps.poses_2d[idx]), gt3))
+    two_step[(split, "gt2d")] = float(metrics.mpjpe(lift_with(lifter, ps.poses_2d[idx]), gt3))
     rows.append([split, "ground-truth 2D (lifter upper bound)", None, two_step[(split, "gt2d")]])
 print(f"dataset: {dataset} (posecore-synth images) | profile: {profile} | MPJPE mm, root aligned")
-markdown_table(["split", "2D from", "end-to-end (Zhou) MPJPE", "two-step (2D -> Martinez) MPJPE"], rows)
+table(["split", "2D from", "end-to-end (Zhou) MPJPE", "two-step (2D -> Martinez) MPJPE"], rows)
 
 # %%
 claims = []
+# the sanity gate (DEVELOPERS.md): claims are judged only when the compared networks reach lab PCKh@0.5 >= 85 %
+gate = all(r["test"]["pckh"] >= 85.0 for r in runs.values())
+gate_text = "gate: lab PCKh@0.5 >= 85 % (ours: " + ", ".join(f"{v} {r['test']['pckh']:.1f}" for v, r in runs.items()) + ")"
 
 
 def claim(text, ok, detail):
-    print(f"[{'reproduced' if ok else 'NOT reproduced'}] {text}\n    {detail}")
-    claims.append(dict(claim=text, reproduced=bool(ok), detail=detail))
+    check_claim(claims, text, ok, detail + " (one seed)", profile=profile, gate=gate, gate_detail=gate_text)
 
 
 for split in ("test", "wild_test"):
@@ -124,15 +129,15 @@ for split in ("test", "wild_test"):
 
 # %%
 tc = cfg.train_config()
-stage2, _ = train_variant("3D+2D/w geo", tc, d["images"]["train"], d["images"]["wild_train"], d["canonical"],
-                          data_id=d["data_id"], device=device, progress=False, stages=(1, 2))
-ev2 = {s: evaluate(predict(stage2, d["images"][s], d["eval_idx"][s], cfg.eval_batch, device=device), bone_sum,
-                   actions=d["sets"][s].action[d["eval_idx"][s]]) for s in ("test", "wild_test", "wild_train")}
+stage2, _ = zhou_recipe.train_variant("3D+2D/w geo", tc, d["images"]["train"], d["images"]["wild_train"],
+                                      d["canonical"], data_id=d["data_id"], device=device, progress=False, stages=(1, 2))
+ev2 = {s: evaluate_images(predict(stage2, d["images"][s], d["eval_idx"][s], cfg.eval_batch, device=device), bone_sum,
+                          actions=d["sets"][s].action[d["eval_idx"][s]]) for s in ("test", "wild_test", "wild_train")}
 stage_rows = [("after stage 2 (3D+2D, no geo)", ev2), ("stage 3 without geo", runs["3D+2D/wo geo"]),
               ("stage 3 with geo (paper)", runs["3D+2D/w geo"])]
-markdown_table(["network", "lab MPJPE", "lab PCKh", "wild MPJPE", "wild PCK@150", "wild sym. mm", "wild 2D-only sym. px"],
-               [[n, r["test"]["mpjpe"], r["test"]["pckh"], r["wild_test"]["mpjpe"], r["wild_test"]["pck"],
-                 r["wild_test"]["symmetry_mm"]["mean"], r["wild_train"]["symmetry_px"]["mean"]] for n, r in stage_rows])
+table(["network", "lab MPJPE", "lab PCKh", "wild MPJPE", "wild PCK@150", "wild sym. mm", "wild 2D-only sym. px"],
+      [[n, r["test"]["mpjpe"], r["test"]["pckh"], r["wild_test"]["mpjpe"], r["wild_test"]["pck"],
+        r["wild_test"]["symmetry_mm"]["mean"], r["wild_train"]["symmetry_px"]["mean"]] for n, r in stage_rows])
 
 # %% [markdown]
 # ## 3. The weight of the geometric loss
@@ -143,12 +148,12 @@ markdown_table(["network", "lab MPJPE", "lab PCKh", "wild MPJPE", "wild PCK@150"
 sweep = {0.0: runs["3D+2D/wo geo"], cfg.lambda_geo: runs["3D+2D/w geo"]}
 for lam in lambda_geo_sweep:
     if lam not in sweep:
-        sweep[lam] = run_zhou_variants(dataclasses.replace(cfg, lambda_geo=float(lam)), d,
-                                       variants=("3D+2D/w geo",), device=device, progress=False)["3D+2D/w geo"]
-markdown_table(["lambda_geo", "lab MPJPE", "wild MPJPE", "wild PCK@150", "wild AUC", "wild sym. mm", "2D-only sym. px"],
-               [[lam, r["test"]["mpjpe"], r["wild_test"]["mpjpe"], r["wild_test"]["pck"], r["wild_test"]["auc"],
-                 r["wild_test"]["symmetry_mm"]["mean"], r["wild_train"]["symmetry_px"]["mean"]]
-                for lam, r in sorted(sweep.items())], digits=2)
+        sweep[lam] = zhou_recipe.run_variants(dataclasses.replace(cfg, lambda_geo=float(lam)), d,
+                                              variants=("3D+2D/w geo",), device=device, progress=False)["3D+2D/w geo"]
+table(["lambda_geo", "lab MPJPE", "wild MPJPE", "wild PCK@150", "wild AUC", "wild sym. mm", "2D-only sym. px"],
+      [[lam, r["test"]["mpjpe"], r["wild_test"]["mpjpe"], r["wild_test"]["pck"], r["wild_test"]["auc"],
+        r["wild_test"]["symmetry_mm"]["mean"], r["wild_train"]["symmetry_px"]["mean"]]
+       for lam, r in sorted(sweep.items())], digits=2)
 
 # %%
 lams = sorted(sweep)
@@ -156,8 +161,6 @@ sym = [sweep[l]["wild_test"]["symmetry_mm"]["mean"] for l in lams]
 claim("a larger geometric-loss weight gives more symmetric wild predictions (monotone in lambda_geo)",
       all(a >= b for a, b in zip(sym, sym[1:])),
       "symmetry mm: " + ", ".join(f"{l:g}: {s:.1f}" for l, s in zip(lams, sym)))
-if profile == "smoke":
-    print("smoke profile: a few training steps only -- these verdicts say nothing about the method.")
 
 # %%
 recs = []
@@ -172,7 +175,6 @@ for lam, r in sweep.items():
     recs.append(results.record("mpjpe", r["wild_test"]["mpjpe"], "mm", split="wild_test", variant=f"lambda_geo={lam:g}", **common))
     recs.append(results.record("symmetry_mean", r["wild_test"]["symmetry_mm"]["mean"], "mm", split="wild_test",
                                variant=f"lambda_geo={lam:g}", **common))
-for c in claims:
-    recs.append(results.record("claim_reproduced", float(c["reproduced"]), "bool", split="-", claim=c["claim"], **common))
+recs += claim_records(claims, common["dataset"], profile)
 path = results.write("06_zhou_ablation", recs)
 print(f"{len(recs)} records -> {path}; chapter wall time {time.perf_counter() - T0:.0f} s")

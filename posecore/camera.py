@@ -176,3 +176,11 @@ def random_rotation(n: int, azimuth_range=(0.0, 360.0), elevation_range=(0.0, 0.
     Rx = np.zeros((n, 3, 3)); Rx[:, 0, 0] = 1
     Rx[:, 1, 1] = np.cos(e); Rx[:, 1, 2] = -np.sin(e); Rx[:, 2, 1] = np.sin(e); Rx[:, 2, 2] = np.cos(e)
     return Rx @ Rz
+
+
+def crop_to_image(joints_crop, intrinsics_crop, intrinsics) -> np.ndarray:
+    """Crop px -> original image px, for a crop that is a scale + shift of the image (its
+    ``intrinsics_crop`` against the camera's ``intrinsics``, both (N, 4) fx, fy, cx, cy)."""
+    Kc = np.asarray(intrinsics_crop, np.float64)[:, None, :]
+    K = np.asarray(intrinsics, np.float64)[:, None, :]
+    return (np.asarray(joints_crop, np.float64) - Kc[..., 2:4]) / Kc[..., 0:2] * K[..., 0:2] + K[..., 2:4]

@@ -140,3 +140,13 @@ def geometric_search(poses_rel, poses_2d, intrinsics, method: str = "closed_form
         return refine(poses_rel, poses_2d, intrinsics, Z), Z
     p, uv, K = _prepare(poses_rel, poses_2d, intrinsics)
     return _anchored(p, uv, K, Z), Z
+
+
+def refine_where_valid(poses_rel, poses_2d, intrinsics):
+    """The closed-form search + Eq. 5 on every sample whose best root depth is valid; the others keep
+    the network's root-relative pose. Returns (poses (N, 17, 3) mm, Z (N,) with NaN where invalid)."""
+    Z = closed_form(poses_rel, poses_2d, intrinsics, on_invalid="nan")
+    ok = np.isfinite(Z)
+    out = np.array(poses_rel, copy=True)
+    out[ok] = refine(out[ok], np.asarray(poses_2d)[ok], np.asarray(intrinsics)[ok], Z[ok])
+    return out, Z

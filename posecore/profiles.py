@@ -47,9 +47,14 @@ def pick(profile: str, **by_profile):
 def configure(config_cls, profile: str | None, **overrides):
     """Build ``config_cls.for_profile(profile)`` (a dataclass) and apply the non-None ``overrides``
     (notebook parameters set by papermill). Unknown names raise ValueError."""
-    cfg = config_cls.for_profile(resolve(profile))
+    return override(config_cls.for_profile(resolve(profile)), **overrides)
+
+
+def override(cfg, **overrides):
+    """``cfg`` (a dataclass) with the non-None ``overrides`` applied -- a chapter's explicit parameters
+    on top of a recipe's per-profile configuration. Unknown names raise ValueError naming them."""
     names = {f.name for f in dataclasses.fields(cfg)}
     unknown = sorted(set(overrides) - names)
     if unknown:
-        raise ValueError(f"{config_cls.__name__}: unknown parameters {unknown}; known: {sorted(names)}")
+        raise ValueError(f"{type(cfg).__name__}: unknown parameters {unknown}; known: {sorted(names)}")
     return dataclasses.replace(cfg, **{k: v for k, v in overrides.items() if v is not None})

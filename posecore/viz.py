@@ -350,3 +350,14 @@ def explorer(poses_list, labels: Sequence[str] | None = None, camera: str = "fro
     cam.observe(update, names="value")
     update()
     return widgets.VBox([widgets.HBox([slider, cam]), out])
+
+
+def show_cases(pred, gt, errors, what: str = "", k: int = 1):
+    """Interactive overlays (prediction vs ground truth, root-centred mm) of the ``k`` best and worst
+    samples by ``errors`` (N,)."""
+    order = np.argsort(errors)
+    for kind, idx in (("good", order[:k]), ("failed", order[::-1][:k])):
+        for i in idx:
+            p, g = np.asarray(pred[i], float), np.asarray(gt[i], float)
+            show(skeleton_figure([p - p[:1], g - g[:1]], ["prediction", "ground truth"], mode="overlay",
+                                         title=f"{what} {kind} case #{i}: {errors[i]:.1f} mm"))

@@ -5,7 +5,9 @@ import torch
 
 torch.set_num_threads(1)  # 2 shared CPU cores: multi-threaded BatchNorm stalls under load
 
-from posecore import lifting
+from posecore import api
+from posecore.data.toy import toy_poseset
+from posecore.recipes.drover import train_drover
 from posecore.models import drover as D
 from posecore.skeleton import bone_lengths
 
@@ -50,7 +52,7 @@ def test_random_projection_keeps_bones_and_forces_depth():
 
 
 def test_normalisation_head_root_distance():
-    data = lifting.toy_poseset(50, seed=2)
+    data = toy_poseset(50, seed=2)
     x = D.to_unit_camera(data.poses_2d, data.intrinsics)
     assert x.shape == (50, 14, 2)
     np.testing.assert_allclose(x[:, list(D.HIPS_14)].mean(1), 0, atol=1e-6)   # root = hip midpoint
@@ -64,20 +66,20 @@ def test_normalisation_head_root_distance():
 
 def test_training_and_lift_round_trip(tmp_path, monkeypatch):
     monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path))
-    data = lifting.toy_poseset(128, seed=0)
-    G, Dn, hist, info = lifting.train_drover(data, CFG, seed=0, progress=False)
+    data = toy_poseset(128, seed=0)
+    G, Dn, hist, info = train_drover(data, CFG, seed=0, progress=False)
     assert len(hist) >= 1 and np.isfinite([hist[-1]["loss_d"], hist[-1]["loss_g"]]).all()
     assert info["scale"] > 0 and info["mm_per_unit"] > 0
     pred = D.lift_with(G, data.poses_2d, data.intrinsics, **info)
-    path = lifting.export(tmp_path / "d.pt", "drover", {"generator": G}, vars(CFG), **info)
-    out = D.lift(data.poses_2d, data.intrinsics, checkpoint=path)
+    path = api.export(tmp_path / "d.pt", "drover", {"generator": G}, CFG, **info)
+    out = api.lift(data.poses_2d, data.intrinsics, checkpoint=path)
     assert out.shape == (128, 17, 3) and np.isfinite(out).all()
     p17 = D.to_h36m17(pred)
     np.testing.assert_allclose(out, p17 - p17[:, :1], atol=1e-3)
     with pytest.raises(ValueError, match="intrinsics"):
-        D.lift(data.poses_2d, None, checkpoint=path)
+        api.lift(data.poses_2d, None, checkpoint=path)
     with pytest.raises(ValueError, match="NaN"):
         bad = data.poses_2d.copy(); bad[0, 0, 0] = np.nan
-        D.lift(bad, data.intrinsics, checkpoint=path)
+        api.lift(bad, data.intrinsics, checkpoint=path)
     with pytest.raises(ValueError, match="expected shape"):
-        D.lift(data.poses_2d[:, :14], data.intrinsics, checkpoint=path)
+        api.lift(data.poses_2d[:, :14], data.intrinsics, checkpoint=path)

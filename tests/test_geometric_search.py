@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from posecore import geometric_search as gs
-from posecore import lifting
+from posecore.data.toy import toy_poseset
 
 
 @pytest.fixture(scope="module")
 def toy():
-    return lifting.toy_poseset(40, seed=3)
+    return toy_poseset(40, seed=3)
 
 
 def test_exact_pose_recovers_the_root_depth(toy):

@@ -3,15 +3,17 @@ import numpy as np
 import pytest
 import torch
 
-from posecore import lifting
+from posecore import api
+from posecore.data.toy import toy_poseset
 from posecore.models import wang
+from posecore.recipes import wang as recipe
 from posecore.models.martinez import MartinezConfig
 
 torch.set_num_threads(1)  # 2 shared CPU cores: multi-threaded BatchNorm stalls under load
 
 
 def test_right_view_is_a_horizontal_disparity():
-    data = lifting.toy_poseset(20, seed=5)
+    data = toy_poseset(20, seed=5)
     r = wang.right_view(data.poses_3d, data.intrinsics, 500.0)
     disparity = data.poses_2d[..., 0] - r[..., 0]
     expected = data.intrinsics[:, None, 0] * 500.0 / data.poses_3d[..., 2]    # f dx / Z
@@ -22,9 +24,9 @@ def test_right_view_is_a_horizontal_disparity():
 
 def test_pipeline_trains_generates_and_round_trips(tmp_path, monkeypatch):
     monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path))
-    data = lifting.toy_poseset(64, seed=4)
+    data = toy_poseset(64, seed=4)
     cfg = wang.WangConfig(net=MartinezConfig(width=32, dropout=0.0, batch_size=32, num_steps=40, decay_steps=1000))
-    lifter, hist = wang.train_wang(data, cfg, seed=0, progress=False)
+    lifter, hist = recipe.train_wang(data, cfg, seed=0, progress=False)
     for h in hist.values():
         assert h[-1]["loss"] < h[0]["loss"]
     right = lifter.synthesise(data.poses_2d)
@@ -33,12 +35,11 @@ def test_pipeline_trains_generates_and_round_trips(tmp_path, monkeypatch):
     assert rel.shape == (64, 17, 3) and np.all(rel[:, 0] == 0)
     absolute = lifter.generate(data.poses_2d, data.intrinsics)
     assert absolute.shape == (64, 17, 3) and (absolute[..., 2] > 0).all()
-    path = lifting.export(tmp_path / "w.pt", "wang", {"synth": lifter.synth, "recon": lifter.recon},
-                          wang.export_config(cfg))
-    np.testing.assert_allclose(wang.lift(data.poses_2d, data.intrinsics, checkpoint=path), absolute, atol=1e-2)
-    np.testing.assert_allclose(wang.lift(data.poses_2d, checkpoint=path), rel, atol=1e-3)
+    path = api.export(tmp_path / "w.pt", "wang", {"synth": lifter.synth, "recon": lifter.recon}, cfg)
+    np.testing.assert_allclose(api.lift(data.poses_2d, data.intrinsics, checkpoint=path), absolute, atol=1e-2)
+    np.testing.assert_allclose(api.lift(data.poses_2d, checkpoint=path), rel, atol=1e-3)
     with pytest.raises(ValueError, match="intrinsics"):
-        wang.lift(data.poses_2d, np.full(4, np.nan), checkpoint=path)
+        api.lift(data.poses_2d, np.full(4, np.nan), checkpoint=path)
     with pytest.raises(ValueError, match="NaN"):
         bad = data.poses_2d.copy(); bad[1, 2, 1] = np.inf
-        wang.lift(bad, checkpoint=path)
+        api.lift(bad, checkpoint=path)

@@ -127,7 +127,7 @@ class _FakeImages:
 
 
 def test_mixed_batches_half_wild_and_deterministic():
-    from posecore.image_training import MixedBatches
+    from posecore.recipes.images import MixedBatches
     mb = MixedBatches(_FakeImages(50, True), _FakeImages(40, False), batch_size=6, seed=3, stage=2)
     b1, b2, b3 = mb(7), mb(7), mb(8)
     assert b1["is_wild"].tolist() == [False] * 3 + [True] * 3
@@ -137,7 +137,7 @@ def test_mixed_batches_half_wild_and_deterministic():
 
 
 def test_train_variant_runs_and_resumes_from_checkpoints(tmp_path, monkeypatch):
-    from posecore.image_training import ImageTrainConfig, stage_checkpoint, train_variant, VARIANTS
+    from posecore.recipes.zhou import ImageTrainConfig, stage_checkpoint, train_variant, VARIANTS
     monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path))
     cfg = ImageTrainConfig(model=tiny(), batch_size=4, stage1_steps=2, stage2_steps=2, stage3_steps=2,
                            optimizer="adam", lr=1e-3)

@@ -16,6 +16,9 @@ distance of the training data is 1/d. The generator gives offsets o_i; depths z_
 T = (0, 0, d) (azimuth about the vertical axis in [0, 360) deg, elevation about the horizontal axis),
 forces depths >= 1 and divides by depth. We also re-centre the fake 2D pose on its root, as the real
 poses are (a detail the paper leaves open).
+
+This file holds the networks and the pure maths; training (and the per-profile sizes) is
+:mod:`posecore.recipes.drover`.
 """
 from __future__ import annotations
 
@@ -44,13 +47,6 @@ class DroverConfig:
     elevation: tuple = (0.0, 20.0)      # degrees, random projection and real-data augmentation
     extra_cameras: int = 8              # random virtual cameras per 3D skeleton added to the real 2D set
     noise_px: float = 0.0               # Gaussian noise on the generator's 2D inputs (a detector stand-in)
-
-    @classmethod
-    def for_profile(cls, profile: str) -> "DroverConfig":
-        """Paper sizes for ``full``; on 2 CPU cores a 256-wide GAN with batch 1024 (``quick``)."""
-        from ..profiles import pick
-        return pick(profile, smoke=cls(width=32, batch_size=128, num_steps=15),
-                    quick=cls(width=256, batch_size=1024, num_steps=1000, lr_d=2e-5), full=cls())
 
 
 class Block(nn.Module):
@@ -178,18 +174,8 @@ def to_h36m17(p14) -> np.ndarray:
     return out
 
 
-def lift_from_export(blob: dict, poses_2d, intrinsics):
-    """Used by :func:`posecore.lifting.lift` for files of kind 'drover': (N, 17, 3) root-relative mm
-    (three joints interpolated, see :func:`to_h36m17`). Needs the intrinsics (unit-focal camera)."""
-    if intrinsics is None:
-        raise ValueError("Drover lifter: intrinsics (N, 4) or (4,) are required to normalise the 2D poses")
-    gen = Generator(DroverConfig(**blob["config"]))
-    gen.load_state_dict(blob["models"]["generator"])
-    p17 = to_h36m17(lift_with(gen, poses_2d, intrinsics, blob["scale"], blob["mm_per_unit"]))
-    return (p17 - p17[:, :1]).astype(np.float32)
-
-
-def lift(poses_2d, intrinsics, checkpoint=None):
-    """2D poses (N, 17, 2) px + intrinsics -> root-relative 3D (N, 17, 3) mm from a trained generator."""
-    from .. import lifting
-    return lifting.lift(poses_2d, intrinsics, checkpoint=checkpoint or lifting.default_export("drover"))
+def flat_baseline(poses_2d, intrinsics) -> np.ndarray:
+    """The paper's flat baseline: every joint at the same depth -- the unit-camera 2D pose with z = 1,
+    (N, 17, 2) px -> (N, 14, 3), root-centred in x, y (scale-free: evaluate with P-MPJPE)."""
+    x = to_unit_camera(poses_2d, intrinsics)                          # (N, 14, 2)
+    return np.concatenate([x, np.ones_like(x[..., :1])], -1)          # (N, 14, 3)

@@ -7,8 +7,9 @@ mm: the root is the origin and is not predicted):
               -> 2 x [Linear 1024 -> BN -> ReLU -> Dropout -> Linear 1024 -> BN -> ReLU -> Dropout] + skip
               -> Linear(1024, out)
 
-Inputs and outputs are standardised per coordinate with training statistics (done by the
-:class:`posecore.lifting.Standardised` wrapper around this network); weights use Kaiming init and a
+The network and the max-norm constraint only: the per-profile sizes and the training loop are in
+:mod:`posecore.recipes.martinez`. Inputs and outputs are standardised per coordinate with training statistics (done by the
+:class:`posecore.models.lifter.Standardised` wrapper around this network); weights use Kaiming init and a
 max-norm constraint (every unit's incoming weight vector has norm <= 1, re-imposed after each optimizer
 step); Adam, lr 1e-3 with exponential decay (x0.96 every 100k steps in the paper), batch 64, 200 epochs.
 
@@ -88,29 +89,3 @@ def apply_max_norm(module: nn.Module, max_norm: float = 1.0) -> None:
 def max_weight_norm(module: nn.Module) -> float:
     """The largest row norm over all Linear weights (<= max_norm when the constraint holds)."""
     return max(float(m.weight.detach().norm(dim=1).max()) for m in module.modules() if isinstance(m, nn.Linear))
-
-
-def lifter_config(profile: str) -> MartinezConfig:
-    """The lifter (2D 17 x 2 px -> root-relative 3D 16 x 3 mm) for a run profile: paper sizes for
-    ``full``; on CPU (``quick``) a 512-wide net with batch 256 and a few thousand steps (a 1024-wide
-    net costs ~4x more per step and did not fit the chapter's few-minute budget on 2 cores); ``smoke``
-    a toy net."""
-    from ..profiles import pick
-    return pick(profile,
-                smoke=MartinezConfig(width=64, batch_size=64, num_steps=30, decay_steps=1000),
-                quick=MartinezConfig(width=512, batch_size=256, num_steps=2500, decay_steps=2000),
-                full=MartinezConfig())
-
-
-def lift(poses_2d, intrinsics=None, checkpoint=None):
-    """2D poses (N, 17, 2) px -> root-relative 3D poses (N, 17, 3) mm with a trained Martinez lifter
-    exported by :func:`posecore.lifting.export` (``checkpoint``: its path; default the chapter's).
-    ``intrinsics`` is accepted for a uniform API and ignored: the network works on pixels."""
-    from .. import lifting
-    return lifting.lift(poses_2d, intrinsics, checkpoint=checkpoint or lifting.default_export("martinez"))
-
-
-def lift_from_export(blob: dict, poses_2d, intrinsics=None):
-    """Used by :func:`posecore.lifting.lift` for files of kind 'martinez'."""
-    from ..lifting import _martinez_from_export, lift_with
-    return lift_with(_martinez_from_export(blob), poses_2d)

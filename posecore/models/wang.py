@@ -9,6 +9,8 @@ stereoscopic view synthesis, 3D reconstruction and geometric search, used to gen
    pose (16 x 3 mm); trained with the synthesis net frozen (its outputs are the inputs).
 3. Geometric search (Eqs. 4-5, :mod:`posecore.geometric_search`): the root depth that makes the 3D pose
    reproject onto the given 2D pose, then x, y back-projected from the 2D pose.
+
+This file holds the networks and the pure maths; training is :mod:`posecore.recipes.wang`.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ import numpy as np
 
 from .. import geometric_search as gs
 from ..camera import project
-from .martinez import MartinezConfig, MartinezNet, lifter_config
+from .lifter import Standardised, check_2d, from_output, lifter_input, predict
+from .martinez import MartinezConfig, MartinezNet
 
 J2 = 17 * 2                                                          # a flattened 2D pose
 
@@ -28,10 +31,11 @@ class WangConfig:
     dx: float = 500.0                                                # baseline of the virtual stereo pair, mm
     net: MartinezConfig = field(default_factory=MartinezConfig)     # both subnetworks' size and schedule
     gs_method: str = "closed_form"                                   # or 'scan' (the paper's 1 mm search)
+    norm: str = "pixel"                                              # 2D inputs: 'pixel' (paper) or 'camera'
 
-    @classmethod
-    def for_profile(cls, profile: str) -> "WangConfig":
-        return cls(net=lifter_config(profile))
+    def __post_init__(self):
+        if isinstance(self.net, dict):                               # from an exported file
+            self.net = MartinezConfig(**self.net)
 
 
 def right_view(poses_3d, intrinsics, dx: float) -> np.ndarray:
@@ -42,75 +46,47 @@ def right_view(poses_3d, intrinsics, dx: float) -> np.ndarray:
     return project(p - np.array([dx, 0.0, 0.0]), np.asarray(intrinsics, np.float64)).astype(np.float32)
 
 
-class WangLifter:
-    """The trained generator: ``synthesise``, ``reconstruct`` and ``generate`` (with geometric search)."""
-
-    def __init__(self, cfg: WangConfig, synth=None, recon=None):
-        from ..lifting import Standardised
-        n = cfg.net
-        self.cfg = cfg
-        self.synth = synth or Standardised(MartinezNet(_sized(n, J2, J2)), J2, J2)
-        self.recon = recon or Standardised(MartinezNet(_sized(n, 2 * J2, n.out_features)), 2 * J2, n.out_features)
-
-    def synthesise(self, poses_2d) -> np.ndarray:
-        """Left-view (N, 17, 2) px -> synthesised right view (N, 17, 2) px."""
-        from ..lifting import check_2d, predict
-        p = check_2d(poses_2d)
-        return predict(self.synth, p.reshape(len(p), J2)).reshape(len(p), 17, 2)   # (N, 34) -> (N, 17, 2)
-
-    def reconstruct(self, poses_2d, right_2d=None) -> np.ndarray:
-        """Left view (+ right view, synthesised if None) -> root-relative 3D (N, 17, 3) mm."""
-        from ..lifting import check_2d, from_output, predict
-        p = check_2d(poses_2d)
-        r = self.synthesise(p) if right_2d is None else check_2d(right_2d, "right_2d")
-        x = np.concatenate([p.reshape(len(p), J2), r.reshape(len(p), J2)], 1)        # (N, 68)
-        return from_output(predict(self.recon, x))
-
-    def generate(self, poses_2d, intrinsics, method=None, **kw) -> np.ndarray:
-        """The label generator: absolute camera-space 3D poses (N, 17, 3) mm by geometric search."""
-        rel = self.reconstruct(poses_2d)
-        return gs.geometric_search(rel, poses_2d, intrinsics, method or self.cfg.gs_method, **kw)[0]
-
-
-def _sized(n: MartinezConfig, n_in: int, n_out: int) -> MartinezConfig:
+def sized(n: MartinezConfig, n_in: int, n_out: int) -> MartinezConfig:
+    """The subnetwork config: ``n`` with other input / output sizes."""
     return MartinezConfig(**{**asdict(n), "in_features": n_in, "out_features": n_out})
 
 
-def train_wang(train_set, cfg: WangConfig, *, seed: int = 0, name: str = "wang", progress: bool = True):
-    """Train both subnetworks on the 3D-labelled samples of ``train_set``. Returns (WangLifter, histories)."""
-    from ..lifting import check_2d, to_target, train_regressor
-    s = train_set[train_set.has_3d]
-    left = check_2d(s.poses_2d).reshape(len(s), J2)                                 # (N, 34)
-    right = right_view(s.poses_3d, s.intrinsics, cfg.dx).reshape(len(s), J2)        # (N, 34)
-    lifter = WangLifter(cfg)
-    meta = {"dataset": s.meta.get("dataset", ""), "dx": cfg.dx}
-    h_syn = train_regressor(lifter.synth, left, right, _sized(cfg.net, J2, J2), seed=seed, name=f"{name}-synth",
-                            config=meta, progress=progress)
-    x = np.concatenate([left, lifter.synthesise(s.poses_2d).reshape(len(s), J2)], 1)  # frozen synthesis
-    y = to_target(s.poses_3d)
-    h_rec = train_regressor(lifter.recon, x, y, _sized(cfg.net, 2 * J2, y.shape[1]), seed=seed + 1,
-                            name=f"{name}-recon", config=meta, progress=progress)
-    return lifter, {"synth": h_syn, "recon": h_rec}
+class WangLifter:
+    """The trained generator: ``synthesise``, ``reconstruct`` and ``generate`` (with geometric search).
+    Inputs are 2D poses in px; with ``cfg.norm == 'camera'`` the networks see them normalised by the
+    intrinsics (then every call needs ``intrinsics``) and the synthesised right view is returned in px."""
 
+    def __init__(self, cfg: WangConfig, synth=None, recon=None):
+        n = cfg.net
+        self.cfg = cfg
+        self.synth = synth or Standardised(MartinezNet(sized(n, J2, J2)), J2, J2)
+        self.recon = recon or Standardised(MartinezNet(sized(n, 2 * J2, n.out_features)), 2 * J2, n.out_features)
 
-def export_config(cfg: WangConfig) -> dict:
-    return asdict(cfg)
+    def _x(self, poses_2d, intrinsics):
+        return lifter_input(poses_2d, intrinsics, self.cfg.norm)                     # (N, 34)
 
+    def _to_px(self, r, intrinsics):
+        if self.cfg.norm == "pixel":
+            return r
+        K = np.broadcast_to(np.asarray(intrinsics, np.float32), (len(r), 4))[:, None]  # (N, 1, 4)
+        return (r * K[..., :2] + K[..., 2:]).astype(np.float32)
 
-def lift_from_export(blob: dict, poses_2d, intrinsics=None) -> np.ndarray:
-    """For :func:`posecore.lifting.lift` (kind 'wang'): with intrinsics the absolute camera-space pose
-    after geometric search, without them the root-relative reconstruction, (N, 17, 3) mm."""
-    c = dict(blob["config"])
-    cfg = WangConfig(dx=c["dx"], net=MartinezConfig(**c["net"]), gs_method=c["gs_method"])
-    lifter = WangLifter(cfg)
-    lifter.synth.load_state_dict(blob["models"]["synth"])
-    lifter.recon.load_state_dict(blob["models"]["recon"])
-    if intrinsics is None:
-        return lifter.reconstruct(poses_2d)
-    return lifter.generate(poses_2d, intrinsics).astype(np.float32)
+    def synthesise(self, poses_2d, intrinsics=None) -> np.ndarray:
+        """Left-view (N, 17, 2) px -> synthesised right view (N, 17, 2) px."""
+        x = self._x(poses_2d, intrinsics)
+        r = predict(self.synth, x).reshape(len(x), 17, 2)                            # (N, 34) -> (N, 17, 2)
+        return self._to_px(r, intrinsics)
 
+    def reconstruct(self, poses_2d, right_2d=None, intrinsics=None) -> np.ndarray:
+        """Left view (+ right view in px, synthesised if None) -> root-relative 3D (N, 17, 3) mm."""
+        left = self._x(poses_2d, intrinsics)
+        if right_2d is None:
+            right = predict(self.synth, left)                                         # (N, 34)
+        else:
+            right = self._x(check_2d(right_2d, "right_2d"), intrinsics)
+        return from_output(predict(self.recon, np.concatenate([left, right], 1)))   # (N, 68) -> (N, 17, 3)
 
-def lift(poses_2d, intrinsics=None, checkpoint=None) -> np.ndarray:
-    """2D poses (N, 17, 2) px (+ intrinsics for absolute depth) -> 3D (N, 17, 3) mm."""
-    from .. import lifting
-    return lifting.lift(poses_2d, intrinsics, checkpoint=checkpoint or lifting.default_export("wang"))
+    def generate(self, poses_2d, intrinsics, method=None, **kw) -> np.ndarray:
+        """The label generator: absolute camera-space 3D poses (N, 17, 3) mm by geometric search."""
+        rel = self.reconstruct(poses_2d, intrinsics=intrinsics)
+        return gs.geometric_search(rel, poses_2d, intrinsics, method or self.cfg.gs_method, **kw)[0]

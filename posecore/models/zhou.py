@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -163,5 +164,20 @@ def canonical_bone_lengths(poses_3d, bones=BONES) -> torch.Tensor:
     return (poses_3d[:, c] - poses_3d[:, p]).norm(dim=-1).mean(0)
 
 
+def pose_3d(joints_2d, depth_norm, resolution: int, canonical_bone_sum: float) -> np.ndarray:
+    """The paper's 3D pose from crop-px 2D joints and normalised depths: root-relative mm (N, J, 3)."""
+    j = torch.as_tensor(np.asarray(joints_2d), dtype=torch.float64)
+    d = torch.as_tensor(np.asarray(depth_norm), dtype=torch.float64) * (resolution / 2)
+    return assemble_pose_3d(j, d, float(canonical_bone_sum)).numpy()
+
+
+def canonical_bone_sum(canonical) -> float:
+    """Sum of the canonical bone lengths (BONES order, mm)."""
+    c = np.asarray(canonical, np.float64)
+    if c.shape != (len(BONES),):
+        raise ValueError(f"canonical bone lengths: expected {len(BONES)} values, got shape {c.shape}")
+    return float(c.sum())
+
+
 __all__ = ["ZhouConfig", "ZhouNet", "DepthRegressor", "depth_target", "pixel_per_mm", "assemble_pose_3d",
-           "canonical_bone_lengths", "NUM_JOINTS"]
+           "canonical_bone_lengths", "canonical_bone_sum", "pose_3d", "NUM_JOINTS"]

@@ -1,0 +1,176 @@
+"""The user-facing calls: export a trained lifter to one self-contained file, load it back, and lift
+2D poses to 3D with it.
+
+An exported file is a dict {"kind", "config", "models": {name: state_dict}, "norm", ...extras} saved
+with :func:`torch.save` and read back with ``weights_only=True`` (tensors, numbers, strings, lists and
+dicts only: loading a file never runs code from it). :data:`LOADERS` maps each kind to the function
+that rebuilds the lifter -- the registry lives here, so models never import this module.
+
+    posecore.api.lift(poses_2d, intrinsics, model="martinez")   # (N, 17, 2) px -> (N, 17, 3) mm
+
+Default checkpoints: the lifters shipped inside the package (``posecore/weights/<kind>.pt``, made by
+``make checkpoints``) for Martinez and Wang; otherwise the file a chapter exported with
+:func:`export` to :func:`default_export`.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import train
+from .models import drover as _drover
+from .models.lifter import Standardised, check_2d, check_intrinsics, lift_with
+from .models.martinez import MartinezConfig, MartinezNet
+from .models.wang import WangConfig, WangLifter
+
+KINDS = ("martinez", "wang", "drover")
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+
+# kind -> function(blob) -> lifter(poses_2d (N, 17, 2) px, intrinsics (N, 4) or None) -> (N, 17, 3) mm
+LOADERS: dict[str, Callable] = {}
+
+
+def register(kind: str):
+    """Decorator: ``fn(blob) -> lifter`` rebuilds an exported file of ``kind``."""
+    def deco(fn):
+        LOADERS[kind] = fn
+        return fn
+    return deco
+
+
+# --- files ----------------------------------------------------------------------------------------
+def default_export(kind: str) -> Path:
+    """Where a chapter exports its trained ``kind`` ('martinez', 'drover', 'wang')."""
+    return train.checkpoint_dir() / f"{kind}_lifter.pt"
+
+
+def shipped(kind: str) -> Path:
+    """The lifter of ``kind`` shipped inside the package (may not exist for every kind)."""
+    return WEIGHTS / f"{kind}.pt"
+
+
+def export(path, kind: str, models: dict, config, norm: str = "pixel", **extra) -> Path:
+    """Save a self-contained lifter file read by :func:`load` (atomically: a temporary file renamed).
+    ``config``: the model's config (dataclass or dict); ``norm``: its 2D input ('pixel' or 'camera')."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown lifter kind {kind!r}; choose one of {KINDS}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = asdict(config) if is_dataclass(config) else dict(config)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"kind": kind, "config": _plain(config), "norm": norm,
+                "models": {k: m.state_dict() for k, m in models.items()}, **_plain(extra)}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def _plain(x):
+    """Tuples -> lists, numpy scalars -> Python numbers: what ``weights_only`` loading accepts."""
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def resolve_checkpoint(model: str = "martinez", checkpoint=None) -> Path:
+    """The file :func:`lift` reads: ``checkpoint`` if given, else the shipped lifter, else the
+    chapter's export; FileNotFoundError saying how to make one."""
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such checkpoint file")
+        return path
+    if model not in KINDS:
+        raise ValueError(f"unknown model {model!r}; choose one of {KINDS}")
+    for path in (shipped(model), default_export(model)):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"no {model} lifter: neither {shipped(model)} (make checkpoints) nor "
+                            f"{default_export(model)} (run its chapter) exists")
+
+
+def load_export(path) -> dict:
+    """The blob of an exported lifter file; clear errors for a missing or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no exported lifter at {path}: run its chapter (or api.export) first")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 -- any unreadable file gets the same clear message
+        raise ValueError(f"{path}: not a readable posecore lifter file ({type(e).__name__}: {e})") from None
+    if not isinstance(blob, dict) or blob.get("kind") not in LOADERS:
+        raise ValueError(f"{path}: not an exported posecore lifter (kinds: {sorted(LOADERS)})")
+    return blob
+
+
+def checkpoint_sha256(model: str = "martinez", checkpoint=None) -> str:
+    """SHA-256 of the file :func:`lift` would read."""
+    return hashlib.sha256(resolve_checkpoint(model, checkpoint).read_bytes()).hexdigest()
+
+
+# --- loaders --------------------------------------------------------------------------------------
+@register("martinez")
+def _martinez(blob):
+    cfg = MartinezConfig(**blob["config"])
+    model = Standardised(MartinezNet(cfg), cfg.in_features, cfg.out_features)
+    model.load_state_dict(blob["models"]["model"])
+    model.eval()
+    norm = blob.get("norm", "pixel")
+    return lambda poses_2d, intrinsics=None: lift_with(model, poses_2d, intrinsics, norm)
+
+
+@register("wang")
+def _wang(blob):
+    """With intrinsics: the absolute camera-space pose after geometric search; without them (pixel
+    models only) the root-relative reconstruction."""
+    c = dict(blob["config"])
+    cfg = WangConfig(dx=c["dx"], net=MartinezConfig(**c["net"]), gs_method=c["gs_method"],
+                     norm=c.get("norm", blob.get("norm", "pixel")))
+    lifter = WangLifter(cfg)
+    lifter.synth.load_state_dict(blob["models"]["synth"])
+    lifter.recon.load_state_dict(blob["models"]["recon"])
+
+    def run(poses_2d, intrinsics=None):
+        if intrinsics is None:
+            return lifter.reconstruct(poses_2d)
+        return lifter.generate(poses_2d, intrinsics).astype(np.float32)
+    return run
+
+
+@register("drover")
+def _drover_loader(blob):
+    """(N, 17, 3) root-relative mm (three joints interpolated, see ``models.drover.to_h36m17``)."""
+    cfg = _drover.DroverConfig(**{**blob["config"], "elevation": tuple(blob["config"]["elevation"])})
+    gen = _drover.Generator(cfg)
+    gen.load_state_dict(blob["models"]["generator"])
+
+    def run(poses_2d, intrinsics=None):
+        if intrinsics is None:
+            raise ValueError("Drover lifter: intrinsics (N, 4) or (4,) are required to normalise the 2D poses")
+        p17 = _drover.to_h36m17(_drover.lift_with(gen, poses_2d, intrinsics, blob["scale"], blob["mm_per_unit"]))
+        return (p17 - p17[:, :1]).astype(np.float32)
+    return run
+
+
+# --- the plain calls ------------------------------------------------------------------------------
+def load(model: str = "martinez", checkpoint=None) -> Callable:
+    """The lifter in an exported file: ``f(poses_2d (N, 17, 2) px, intrinsics (N, 4) | (4,) | None)
+    -> (N, 17, 3) mm``."""
+    blob = load_export(resolve_checkpoint(model, checkpoint))
+    return LOADERS[blob["kind"]](blob)
+
+
+def lift(poses_2d, intrinsics=None, model: str = "martinez", checkpoint=None) -> np.ndarray:
+    """2D poses (N, 17, 2) px (+ the camera intrinsics, (N, 4) or (4,) fx, fy, cx, cy, which
+    camera-normalised models, Wang's geometric search and Drover need) -> 3D poses (N, 17, 3) mm."""
+    p = check_2d(poses_2d)
+    K = None if intrinsics is None else check_intrinsics(intrinsics, len(p))
+    return load(model, checkpoint)(p, K)

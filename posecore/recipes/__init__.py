@@ -1,0 +1,29 @@
+"""How each paper trains: its training procedure (stages, losses, schedules) and its per-profile
+configuration, written once and used by the chapters, the benchmarks and the user API alike.
+
+The house, arrows pointing down (``tests/test_architecture.py`` enforces them)::
+
+    notebooks/NN_*.py       narration, parameters, plots, tables
+    posecore.api / cli      the user calls: load an exported model, lift 2D keypoints
+    posecore.recipes.*      one module per paper (martinez, drover, wang, zhou) + shared machinery:
+                            ``regression`` (supervised MLP training), ``images`` (cached image pools,
+                            mixed lab/wild batches, image inference)
+    posecore.evaluate       metrics of any prediction against a PoseSet, paper-vs-ours tables, verdicts
+    posecore.train          the one ``fit`` loop (checkpoints, resume), seeds, devices
+    posecore.models.*       networks and pure maths, one file per paper (no training, data or API imports)
+    posecore.data, skeleton, camera, metrics, losses, geometric_search
+
+Each paper module offers ``config(profile, **overrides)`` -- the one configuration per profile
+('smoke', 'quick', 'full'; overrides are a chapter's explicit papermill parameters, None = keep) -- and
+its ``train...`` functions, which load a finished checkpoint instead of retraining.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import train
+
+
+def checkpoint_path(name: str, config: dict) -> Path:
+    """``checkpoint_dir()/<name>-<config hash>.pt``: a changed config trains into a new file."""
+    return train.checkpoint_dir() / f"{name}-{train.config_hash(config)}.pt"

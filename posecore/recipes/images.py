@@ -1,0 +1,168 @@
+"""Shared machinery of the image recipes (Zhou, and later Yang, FBI and Wang's image network): a
+rendered-image cache, deterministic mixed lab/wild mini-batches with depth targets, fixed training
+pools and evaluation subsets, and batched inference of a heatmap + depth network over an
+:class:`~posecore.data.images.ImageDataset`.
+
+Units: crops are ``R x R`` px; heatmaps ``h = R / 4``; depths are normalised as in
+:func:`posecore.models.zhou.depth_target` (pixels / (R / 2)).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..data.images import decode_heatmaps
+from ..models.hourglass import heatmap_to_image
+from ..models.zhou import depth_target
+
+
+# --- a rendered-image cache ----------------------------------------------------------------------
+class CachedImages:
+    """Renders ``indices`` of an ImageDataset once (in chunks of ``chunk``) and serves
+    ``get_batch(indices)`` for those indices from memory, images stored as uint8 (the renderer
+    quantises to 8 bits, so this is lossless). With ``path`` the cache is saved there and reloaded by
+    later runs (chapter 06 reuses chapter 05's renders). ``len()`` is the underlying dataset's; asking
+    for an index that was not rendered raises KeyError naming it."""
+
+    def __init__(self, ds, indices, chunk: int = 64, path=None, progress: bool = False):
+        from pathlib import Path
+        self.ds, self.indices = ds, np.asarray(indices, np.int64)
+        self.pos = {int(i): k for k, i in enumerate(self.indices)}
+        path = Path(path) if path is not None else None
+        if path is not None and path.exists():
+            blob = torch.load(path, map_location="cpu", weights_only=False)
+            if np.array_equal(blob["indices"], self.indices):
+                self.data = blob["data"]
+                return
+        parts = []
+        for s in range(0, len(self.indices), chunk):
+            b = ds.get_batch(self.indices[s:s + chunk])
+            b = {k: (v.detach().cpu() if isinstance(v, torch.Tensor) else np.asarray(v)) for k, v in b.items()}
+            b["image"] = (b["image"].clamp(0, 1) * 255).round().to(torch.uint8)
+            parts.append(b)
+        self.data = {k: torch.cat([p[k] for p in parts]) if isinstance(parts[0][k], torch.Tensor)
+                     else np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            torch.save({"indices": self.indices, "data": self.data}, tmp)
+            tmp.replace(path)
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def get_batch(self, indices) -> dict:
+        try:
+            rows = torch.as_tensor([self.pos[int(i)] for i in np.asarray(indices).reshape(-1)], dtype=torch.long)
+        except KeyError as e:
+            raise KeyError(f"CachedImages: index {e.args[0]} was not rendered into this cache") from None
+        out = {k: (v[rows] if isinstance(v, torch.Tensor) else v[rows.numpy()]) for k, v in self.data.items()}
+        out["image"] = out["image"].float() / 255.0
+        return out
+
+
+# --- mixed mini-batches ---------------------------------------------------------------------------
+def _to(batch: dict, device) -> dict:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
+
+def _cat(a: dict, b: dict) -> dict:
+    out = {}
+    for k in a:
+        if isinstance(a[k], torch.Tensor):
+            out[k] = torch.cat([a[k], b[k].to(a[k].device)])
+        else:
+            out[k] = np.concatenate([np.asarray(a[k]), np.asarray(b[k])])
+    return out
+
+
+class MixedBatches:
+    """``batch_fn(step)``: ``round(wild_fraction * B)`` images of ``wild`` (2D labels only) and the rest
+    from ``lab`` (3D labels), drawn by an RNG seeded with (seed, stage, step), so a resumed run sees
+    the same batches. The batch dict of :meth:`ImageDataset.get_batch` plus ``is_wild`` (B,) bool and
+    ``depth_target`` (B, J) normalised depths (NaN where there is no 3D label)."""
+
+    def __init__(self, lab, wild=None, batch_size: int = 6, wild_fraction: float = 0.5, seed: int = 0,
+                 stage: int = 0, pool: int = 0, device="cpu"):
+        self.lab, self.wild = lab, wild
+        self.batch_size, self.seed, self.stage, self.device = batch_size, seed, stage, device
+        self.n_wild = int(round(wild_fraction * batch_size)) if wild is not None else 0
+        self.n_lab = batch_size - self.n_wild
+        self.lab_pool = pool_indices(len(lab), pool, seed, "train")
+        self.wild_pool = pool_indices(len(wild), pool, seed, "wild_train") if wild is not None else None
+
+    def __call__(self, step: int) -> dict:
+        rng = np.random.default_rng([self.seed, self.stage, step])
+        li = rng.choice(self.lab_pool, self.n_lab, replace=len(self.lab_pool) < self.n_lab)
+        batch = self.lab.get_batch(li)
+        is_wild = [torch.zeros(self.n_lab, dtype=torch.bool)]
+        if self.n_wild:
+            wi = rng.choice(self.wild_pool, self.n_wild, replace=len(self.wild_pool) < self.n_wild)
+            batch = _cat(batch, self.wild.get_batch(wi))
+            is_wild.append(torch.ones(self.n_wild, dtype=torch.bool))
+        batch = _to(batch, self.device)
+        batch["is_wild"] = torch.cat(is_wild).to(self.device)
+        batch["depth_target"] = batch_depth_target(batch)
+        return batch
+
+
+def pool_indices(n: int, pool: int, seed: int, split: str) -> np.ndarray:
+    """The training images of a split when the training draws from a fixed pool of ``pool`` images
+    (sorted; all ``n`` when ``pool`` is 0 or >= n). Deterministic in (seed, split)."""
+    if not 0 < pool < n:
+        return np.arange(n)
+    salt = int.from_bytes(split.encode()[:8].ljust(8, b"\0"), "little")
+    return np.sort(np.random.default_rng([seed, salt, 977]).choice(n, pool, replace=False))
+
+
+def batch_depth_target(batch: dict) -> torch.Tensor:
+    """Normalised depth targets (B, J) of a batch; NaN rows where ``has_3d`` is False."""
+    R = batch["image"].shape[-1]
+    has = batch["has_3d"].bool()
+    p3 = batch["poses_3d"].float()
+    t = torch.full(p3.shape[:2], float("nan"), device=p3.device)
+    if has.any():
+        t[has] = depth_target(batch["joints_2d"][has].float(), p3[has], R)
+    return t
+
+
+# --- pools, evaluation subsets and inference -------------------------------------------------------
+def eval_indices(n_total: int, n: int, seed: int = 0) -> np.ndarray:
+    """A fixed, sorted random subset of ``n`` of ``n_total`` samples (all when n is 0 or >= n_total)."""
+    if n <= 0 or n >= n_total:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng([seed, 4242]).choice(n_total, n, replace=False))
+
+
+
+@torch.no_grad()
+def predict(model, ds, indices=None, batch_size: int = 32, device="cpu") -> dict:
+    """Run ``model`` over ``ds`` (an ImageDataset) at ``indices`` (default all). Returns numpy arrays:
+    ``joints_2d`` (N, J, 2) predicted crop px, ``depth`` (N, J) normalised, ``maxvals`` (N, J), and the
+    labels ``gt_2d`` (N, J, 2) crop px, ``visible``, ``gt_3d`` (N, J, 3) root-relative mm, ``has_3d``,
+    ``intrinsics_crop`` (N, 4), ``index``, ``scene``; ``seconds`` the wall time."""
+    model.eval()
+    indices = np.arange(len(ds)) if indices is None else np.asarray(indices)
+    R = model.config.hourglass.resolution
+    keys = ("joints_2d", "joints_visible", "poses_3d", "has_3d", "intrinsics_crop", "index", "depth")
+    out = {k: [] for k in ("pred_2d", "pred_depth", "maxvals") + keys + ("scene",)}
+    t0 = time.perf_counter()
+    for s in range(0, len(indices), batch_size):
+        b = ds.get_batch(indices[s:s + batch_size])
+        o = model(b["image"].to(device))
+        hm = o["heatmaps"][-1].float()
+        coords, maxvals = decode_heatmaps(hm)
+        out["pred_2d"].append(heatmap_to_image(coords, R, hm.shape[-1]).cpu().numpy())
+        out["pred_depth"].append(o["depth"].float().cpu().numpy())
+        out["maxvals"].append(maxvals.cpu().numpy())
+        for k in keys:
+            v = b[k]
+            out[k].append(v.cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
+        out["scene"].append(np.asarray(b["scene"]).astype(str))
+    res = {k: np.concatenate(v) for k, v in out.items()}
+    return dict(joints_2d=res["pred_2d"], depth=res["pred_depth"], maxvals=res["maxvals"], gt_2d=res["joints_2d"],
+                visible=res["joints_visible"].astype(bool), gt_3d=res["poses_3d"], gt_depth=res["depth"],
+                has_3d=res["has_3d"].astype(bool), intrinsics_crop=res["intrinsics_crop"], index=res["index"],
+                scene=res["scene"], resolution=R, seconds=time.perf_counter() - t0)

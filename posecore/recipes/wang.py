@@ -1,0 +1,51 @@
+"""Wang et al. 2019, how the lifting half trains: the per-profile configuration, the training of the
+two subnetworks (view synthesis, then reconstruction on the frozen synthesis), and the label
+generator run on a 2D-only split. Networks and geometric search: :mod:`posecore.models.wang`,
+:mod:`posecore.geometric_search`."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import geometric_search as gs
+from .. import profiles
+from ..models.lifter import lifter_input, to_target
+from ..models.wang import J2, WangConfig, WangLifter, right_view, sized
+from . import martinez
+from .regression import train_regressor
+
+
+def config(profile: str | None = None, **overrides) -> WangConfig:
+    """Both subnetworks at the Martinez recipe's size for the profile (:func:`martinez.config`), the
+    paper's dx = 500 mm and the closed-form geometric search. ``overrides``: WangConfig fields."""
+    return profiles.override(WangConfig(dx=500.0, net=martinez.config(profile)), **overrides)
+
+
+def train_wang(train_set, cfg: WangConfig, *, seed: int = 0, name: str = "wang", progress: bool = True):
+    """Train both subnetworks on the 3D-labelled samples of ``train_set``. Returns (WangLifter, histories)."""
+    s = train_set[train_set.has_3d]
+    left = lifter_input(s.poses_2d, s.intrinsics, cfg.norm)                          # (N, 34)
+    right = lifter_input(right_view(s.poses_3d, s.intrinsics, cfg.dx), s.intrinsics, cfg.norm)  # (N, 34)
+    lifter = WangLifter(cfg)
+    meta = {"dataset": s.meta.get("dataset", ""), "dx": cfg.dx} | ({"norm": cfg.norm} if cfg.norm != "pixel" else {})
+    h_syn = train_regressor(lifter.synth, left, right, sized(cfg.net, J2, J2), seed=seed, name=f"{name}-synth",
+                            config=meta, progress=progress)
+    x = np.concatenate([left, lifter.synthesise(s.poses_2d, s.intrinsics).reshape(len(s), J2)], 1)  # frozen synthesis
+    if cfg.norm == "camera":                                                         # back to the input units
+        x[:, J2:] = lifter_input(x[:, J2:].reshape(len(s), 17, 2), s.intrinsics, "camera")
+    y = to_target(s.poses_3d)
+    h_rec = train_regressor(lifter.recon, x, y, sized(cfg.net, 2 * J2, y.shape[1]), seed=seed + 1,
+                            name=f"{name}-recon", config=meta, progress=progress)
+    return lifter, {"synth": h_syn, "recon": h_rec}
+
+
+def generate_labels(lifter: WangLifter, poses_2d, intrinsics):
+    """The label generator on 2D-only samples: reconstruction + closed-form geometric search. Returns
+    (labels (M, 17, 3) absolute camera-space mm of the valid samples, valid (N,) bool, Z (N,) root depths
+    with NaN where no valid depth exists, rel (N, 17, 3) the root-relative reconstructions)."""
+    rel = lifter.reconstruct(poses_2d, intrinsics=intrinsics)
+    poses, Z = gs.refine_where_valid(rel, poses_2d, intrinsics)
+    valid = np.isfinite(Z)
+    return poses[valid].astype(np.float32), valid, Z, rel
+
+
+__all__ = ["config", "train_wang", "generate_labels", "WangConfig"]

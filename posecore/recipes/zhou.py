@@ -1,0 +1,299 @@
+"""Zhou et al. ICCV'17, how it trains: the four variants of Tables 1-2, the three training stages, the
+per-profile configuration (:func:`config`) and the runs that chapters 05 and 06 share.
+
+- :data:`VARIANTS` -- 3D / 3D+2D data, without / with the geometric loss.
+- :class:`ImageTrainConfig` -- batch size, optimiser, the three stages' iteration counts, loss weights.
+- :func:`make_step_fn` / :func:`train_variant` -- (1) the 2D module alone on the 2D labels (heatmap
+  loss), (2) the whole network with ``lambda_geo = 0``, (3) end-to-end with the geometric loss on.
+  Each stage is a :func:`posecore.train.fit` run with its own checkpoint, named by the hash of
+  everything it depends on, so variants share their common stages and a finished run is loaded.
+- :class:`RunConfig` / :func:`config` -- everything the chapters run, per profile (flat fields, so
+  papermill parameters override them); :func:`load_data` and :func:`run_variants` -- the data, the
+  cached image pools, training and evaluation of every variant.
+
+Networks and the depth maths: :mod:`posecore.models.zhou`; losses: :mod:`posecore.losses`; mixed
+batches and cached images: :mod:`posecore.recipes.images`; metrics: :func:`posecore.evaluate.evaluate_images`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from .. import profiles, train
+from ..evaluate import evaluate_images
+from ..losses import LAMBDA_GEO, LAMBDA_REG, depth_loss, geometric_loss, heatmap_loss
+from ..models.hourglass import HourglassConfig
+from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_lengths, canonical_bone_sum
+from . import checkpoint_path
+from .images import CachedImages, MixedBatches, eval_indices, pool_indices, predict
+
+
+# --- variants and configuration -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Variant:
+    """One row of Zhou et al.'s Tables 1-2: which data and whether the geometric loss is on."""
+    name: str
+    use_wild: bool      # 2D-only in-the-wild images in the mini-batches (half of each batch)
+    geo: bool           # geometric loss in stage 3 (on the 2D-only images; on the lab images if none)
+
+
+VARIANTS = {v.name: v for v in (
+    Variant("3D/wo geo", use_wild=False, geo=False),
+    Variant("3D/w geo", use_wild=False, geo=True),
+    Variant("3D+2D/wo geo", use_wild=True, geo=False),
+    Variant("3D+2D/w geo", use_wild=True, geo=True),
+)}
+
+
+@dataclass(frozen=True)
+class ImageTrainConfig:
+    """Training of one variant. The paper: RMSprop, lr 2.5e-4, batch 6, 240k / 200k / 40k iterations."""
+    model: ZhouConfig = field(default_factory=ZhouConfig)
+    batch_size: int = 6
+    stage1_steps: int = 240_000
+    stage2_steps: int = 200_000
+    stage3_steps: int = 40_000
+    optimizer: str = "rmsprop"          # 'rmsprop' (paper) or 'adam'
+    lr: float = 2.5e-4
+    lambda_reg: float = LAMBDA_REG
+    lambda_geo: float = LAMBDA_GEO
+    wild_fraction: float = 0.5
+    train_pool: int = 0                 # > 0: draw training images from this many per split only
+    lr_schedule: str = "constant"       # 'constant' (paper) or 'cosine' (to 5% at the end of every stage)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"ImageTrainConfig.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", ZhouConfig(**self.model))
+        if self.optimizer not in ("rmsprop", "adam"):
+            raise ValueError(f"ImageTrainConfig.optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
+        if self.batch_size < 2:
+            raise ValueError(f"ImageTrainConfig.batch_size must be >= 2, got {self.batch_size}")
+
+
+def _optimizer(params, cfg: ImageTrainConfig):
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr)
+    return torch.optim.RMSprop(params, lr=cfg.lr)
+
+
+# --- the three stages -----------------------------------------------------------------------------
+def make_step_fn(model: ZhouNet, optimizer, stage: int, cfg: ImageTrainConfig, canonical, variant: Variant):
+    """``step_fn(batch, step)`` of one stage. Stage 1: heatmap loss only (the optimiser holds only the
+    2D module's parameters). Stage 2: + ``lambda_reg`` x depth L2 on the 3D-labelled images. Stage 3:
+    + ``lambda_geo`` x geometric loss (if the variant has it) on the 2D-only images -- whose depth
+    gradient stops at the depth regressor (``geo_rows``) -- or, for the 3D-only variant, on the lab
+    images through a second pass of the depth regressor on detached 2D-module features."""
+    R = model.config.hourglass.resolution
+    geo_on = stage == 3 and variant.geo and cfg.lambda_geo > 0
+
+    def step_fn(batch, step):
+        images, is_wild = batch["image"], batch["is_wild"]
+        geo_rows = is_wild if (geo_on and variant.use_wild) else None
+        out = model(images, geo_rows=geo_rows)
+        vis = batch.get("joints_visible")
+        l_hm = heatmap_loss(out["heatmaps"], batch["heatmaps"], vis)
+        logs = {"hm": l_hm.item()}
+        loss = l_hm
+        if stage >= 2:
+            l_d = depth_loss(out["depth"], batch["depth_target"], batch["has_3d"].bool())
+            loss = loss + cfg.lambda_reg * l_d
+            logs["depth"] = l_d.item()
+        if geo_on:
+            if variant.use_wild:
+                d, rows = out["depth"], is_wild
+            else:
+                d, rows = model.depth(out["merged"].detach()), torch.ones_like(is_wild)
+            l_g = geometric_loss(d, batch["joints_2d"], canonical, R, rows=rows, visible=vis)
+            loss = loss + cfg.lambda_geo * l_g
+            logs["geo"] = l_g.item()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        logs["loss"] = loss.item()
+        return logs
+
+    return step_fn
+
+
+def stage_config(cfg: ImageTrainConfig, variant: Variant, stage: int, data_id: str) -> dict:
+    """What a stage's result depends on (hashed into its checkpoint name): the model, the data, the
+    batches, the optimiser and every earlier stage; stage 3 of a 'wo geo' variant is the same run
+    whatever the variant's name, and stages 1-2 do not depend on ``geo``."""
+    c = asdict(cfg)
+    keep = dict(model=c["model"], batch_size=cfg.batch_size, optimizer=cfg.optimizer, lr=cfg.lr,
+                wild_fraction=cfg.wild_fraction if variant.use_wild else 0.0, train_pool=cfg.train_pool,
+                lr_schedule=cfg.lr_schedule,
+                seed=cfg.seed, data=data_id, use_wild=variant.use_wild, stage1_steps=cfg.stage1_steps)
+    if stage >= 2:
+        keep.update(stage2_steps=cfg.stage2_steps, lambda_reg=cfg.lambda_reg)
+    if stage >= 3:
+        keep.update(stage3_steps=cfg.stage3_steps, geo=variant.geo,
+                    lambda_geo=cfg.lambda_geo if variant.geo else 0.0)
+    keep["stage"] = stage
+    return keep
+
+
+def stage_checkpoint(cfg: ImageTrainConfig, variant: Variant, stage: int, data_id: str, name: str = "zhou"):
+    sc = stage_config(cfg, variant, stage, data_id)
+    return checkpoint_path(f"{name}-stage{stage}", sc), sc
+
+
+def train_variant(variant: Variant | str, cfg: ImageTrainConfig, lab, wild, canonical, *, name: str = "zhou",
+                  data_id: str = "", device="cpu", progress: bool = True, stages=(1, 2, 3)) -> tuple[ZhouNet, dict]:
+    """Train (or load) one variant through the three stages. ``lab`` / ``wild``: ImageDatasets of the
+    lab (3D) and wild (2D-only) training splits; ``canonical``: canonical bone lengths (BONES order,
+    mm) for the geometric loss; ``data_id``: a string naming the data (part of the checkpoint hash).
+    Returns (model in eval mode, {stage: history}); ``stages=(1, 2)`` stops after stage 2."""
+    variant = VARIANTS[variant] if isinstance(variant, str) else variant
+    train.seed_everything(cfg.seed)
+    model = ZhouNet(cfg.model).to(device)
+    steps = {1: cfg.stage1_steps, 2: cfg.stage2_steps, 3: cfg.stage3_steps}
+    histories = {}
+    for stage in stages:
+        ckpt, sc = stage_checkpoint(cfg, variant, stage, data_id, name)
+        params = model.parameters_2d() if stage == 1 else model.parameters()
+        opt = _optimizer(params, cfg)
+        batches = MixedBatches(lab, wild if variant.use_wild else None, cfg.batch_size, cfg.wild_fraction,
+                               seed=cfg.seed, stage=stage, pool=cfg.train_pool, device=device)
+        step_fn = make_step_fn(model, opt, stage, cfg, canonical, variant)
+        scheds = {}
+        if cfg.lr_schedule == "cosine":
+            scheds["lr"] = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps[stage], 1),
+                                                                      eta_min=0.05 * cfg.lr)
+
+        def run(stage=stage, step_fn=step_fn, batches=batches, opt=opt, ckpt=ckpt, sc=sc, scheds=scheds):
+            train.seed_everything(cfg.seed + stage)
+            return train.fit(step_fn, batches, models={"model": model}, optimizers={"opt": opt},
+                             schedulers=scheds, num_steps=steps[stage], checkpoint=ckpt, config=sc,
+                             checkpoint_every=max(50, steps[stage] // 4), log_every=10,
+                             desc=f"{variant.name} stage {stage}", progress=progress)
+        histories[stage] = train.load_or_train(ckpt, {"model": model}, run, sc)
+    model.eval()
+    return model, histories
+
+
+# --- the chapters' runs (05 and its ablation 06 share them) ----------------------------------------
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything chapters 05 and 06 run; :meth:`for_profile` gives the three scales. ``n_eval_*``
+    cap the evaluated images per split (0: all)."""
+    resolution: int = 256
+    stacks: int = 2
+    modules: int = 2
+    features: int = 256
+    hg_depth: int = 4
+    reg_modules: int = 2
+    batch_size: int = 6
+    stage1_steps: int = 240_000
+    stage2_steps: int = 200_000
+    stage3_steps: int = 40_000
+    optimizer: str = "rmsprop"
+    lr: float = 2.5e-4
+    lambda_reg: float = LAMBDA_REG
+    lambda_geo: float = LAMBDA_GEO
+    train_pool: int = 0
+    lr_schedule: str = "constant"
+    n_eval_lab: int = 0
+    n_eval_wild: int = 0
+    n_eval_wild_2d: int = 2000
+    eval_batch: int = 32
+    seed: int = 0
+
+    @classmethod
+    def for_profile(cls, profile: str) -> "RunConfig":
+        return profiles.pick(
+            profile,
+            # CI: a toy hourglass on 32-px images, a few steps per stage: proves the code path only
+            smoke=cls(resolution=32, stacks=1, modules=1, features=16, hg_depth=2, reg_modules=1, batch_size=4,
+                      stage1_steps=2, stage2_steps=2, stage3_steps=2, optimizer="adam", lr=1e-3, train_pool=24,
+                      lr_schedule="cosine",
+                      n_eval_lab=12, n_eval_wild=12, n_eval_wild_2d=8, eval_batch=32),
+            # 2 CPU cores, <= 20 min for the four variants (500/500/250 steps took 20.9 min on an idle machine): 64-px images, Zhou's 2 x 2 hourglass at
+            # width 64 and recursion depth 3 (16 -> 2 px), Adam, a few hundred steps per stage
+            quick=cls(resolution=64, stacks=2, modules=2, features=64, hg_depth=3, reg_modules=1, batch_size=16,
+                      stage1_steps=400, stage2_steps=400, stage3_steps=200, optimizer="adam", lr=1e-3,
+                      lr_schedule="cosine", train_pool=1200, n_eval_lab=600, n_eval_wild=600, n_eval_wild_2d=300, eval_batch=64),
+            # the paper: 256 px, 2 x 2 hourglass of 256 features, batch 6, RMSprop 2.5e-4, 240k/200k/40k
+            full=cls(),
+        )
+
+    def train_config(self) -> ImageTrainConfig:
+        hg = HourglassConfig(stacks=self.stacks, modules=self.modules, features=self.features, depth=self.hg_depth,
+                             resolution=self.resolution)
+        return ImageTrainConfig(model=ZhouConfig(hourglass=hg, reg_modules=self.reg_modules),
+                                batch_size=self.batch_size, stage1_steps=self.stage1_steps,
+                                stage2_steps=self.stage2_steps, stage3_steps=self.stage3_steps,
+                                optimizer=self.optimizer, lr=self.lr, lambda_reg=self.lambda_reg,
+                                lambda_geo=self.lambda_geo, train_pool=self.train_pool,
+                                lr_schedule=self.lr_schedule, seed=self.seed)
+
+def config(profile: str | None = None, **overrides) -> RunConfig:
+    """The one configuration of the Zhou runs for a profile, with a chapter's explicit overrides."""
+    return profiles.override(RunConfig.for_profile(profiles.resolve(profile)), **overrides)
+
+
+def load_data(cfg: RunConfig, dataset: str = "synth", data_root=None, cache: bool = True,
+                   progress: bool = False, device="cpu") -> dict:
+    """The four splits as PoseSets and ImageDatasets, the canonical skeleton (lab-training average bone
+    lengths, BONES order, mm) and the evaluation subsets. With ``cfg.train_pool > 0`` the training
+    images are a fixed pool per split, rendered once into a :class:`CachedImages` (saved under the
+    checkpoint folder, so a second chapter reuses it), and the 2D-only evaluation images of the wild
+    training split are drawn from outside that pool (held out); the evaluation images of every split
+    are cached likewise. ``device``: where uncached images are rendered (the GPU for ``full``)."""
+    from .. import data
+    from ..data.images import ImageDataset
+    kw = dict(data_root=data_root) if data_root is not None else {}
+    sets = {s: data.load(dataset, s, **kw) for s in ("train", "test", "wild_train", "wild_test")}
+    hidden = data.load(dataset, "wild_train", reveal_hidden=True, **kw).poses_3d if dataset == "synth" else None
+    R = cfg.resolution
+    ds = {s: ImageDataset(p, resolution=R, seed=cfg.seed, device=device,
+                          **({"render_poses_3d": hidden} if s == "wild_train" and hidden is not None else {}))
+          for s, p in sets.items()}
+    canonical = canonical_bone_lengths(sets["train"].poses_3d).numpy()
+    pools = {s: pool_indices(len(sets[s]), cfg.train_pool, cfg.seed, s) for s in ("train", "wild_train")}
+    n_w = len(sets["wild_train"])
+    outside = np.setdiff1d(np.arange(n_w), pools["wild_train"]) if cfg.train_pool > 0 else np.arange(n_w)
+    idx = {"test": eval_indices(len(sets["test"]), cfg.n_eval_lab, cfg.seed),
+           "wild_test": eval_indices(len(sets["wild_test"]), cfg.n_eval_wild, cfg.seed),
+           "wild_train": outside[eval_indices(len(outside), cfg.n_eval_wild_2d, cfg.seed)]}
+    data_id = "|".join(f"{s}:{p.meta.get('dataset', dataset)}:{len(p)}" for s, p in sets.items()) + f"|R{R}"
+    if cache:
+        need = {"train": pools["train"] if cfg.train_pool > 0 else None,
+                "wild_train": np.union1d(pools["wild_train"], idx["wild_train"]) if cfg.train_pool > 0 else None,
+                "test": idx["test"], "wild_test": idx["wild_test"]}
+        for s, ind in need.items():
+            if ind is None:
+                continue
+            key = train.config_hash(dict(data=data_id, split=s, seed=cfg.seed, idx=ind.tolist()))
+            t0 = time.perf_counter()
+            ds[s] = CachedImages(ds[s], ind, path=train.checkpoint_dir() / "images" / f"{s}-{key}.pt")
+            if progress:
+                print(f"{s}: {len(ind)} images ready in {time.perf_counter() - t0:.1f} s")
+    return dict(sets=sets, images=ds, canonical=canonical, eval_idx=idx, data_id=data_id, pools=pools)
+
+
+def run_variants(cfg: RunConfig, d: dict, variants=tuple(VARIANTS), device="cpu", progress=True) -> dict:
+    """Train (or load) each variant and evaluate it on the lab test, the wild test and the 2D-only wild
+    training images. Returns {variant: dict(model, history, test, wild_test, wild_train, pred, seconds)}."""
+    tc = cfg.train_config()
+    bone_sum = canonical_bone_sum(d["canonical"])
+    out = {}
+    for name in variants:
+        t0 = time.perf_counter()
+        model, hist = train_variant(name, tc, d["images"]["train"], d["images"]["wild_train"], d["canonical"],
+                                    data_id=d["data_id"], device=device, progress=progress)
+        t1 = time.perf_counter()
+        res = dict(model=model, history=hist, pred={}, train_seconds=t1 - t0)
+        for split in ("test", "wild_test", "wild_train"):
+            p = predict(model, d["images"][split], d["eval_idx"][split], cfg.eval_batch, device=device)
+            res["pred"][split] = p
+            res[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]])
+        res["eval_seconds"] = time.perf_counter() - t1
+        out[name] = res
+    return out
