@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from posecore.data.real import prepare_cli  # noqa: E402
+from posecore.data.real import prepare_main  # noqa: E402
 
 
 def options(ap):
@@ -28,4 +28,4 @@ def options(ap):
 
 
 if __name__ == "__main__":
-    prepare_cli("bvh", __doc__, options)
+    sys.exit(prepare_main("bvh", __doc__, options))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from posecore.data.real import prepare_cli  # noqa: E402
+from posecore.data.real import prepare_main  # noqa: E402
 
 if __name__ == "__main__":
-    prepare_cli("mpii", __doc__)
+    sys.exit(prepare_main("mpii", __doc__))

@@ -74,7 +74,7 @@ def test_error_json_missing_key(tmp_path):
 def test_error_json_wrong_shape(tmp_path):
     e = dict(image="a.jpg", joints=[[0, 0]] * 14, joints_vis=[1] * 14, center=[1, 1], scale=1.0)
     (tmp_path / "train.json").write_text(json.dumps([e]))
-    with pytest.raises(ValueError, match=r"train.json: entry 0 \(a.jpg\): joints \(14, 2\)"):
+    with pytest.raises(ValueError, match=r"train.json: entry 0 \(a.jpg\): joints has shape \(14, 2\)"):
         mpii.load_mpii(tmp_path, "train")
 
 

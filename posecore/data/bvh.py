@@ -21,9 +21,9 @@ ankle height of the rig).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
+
+from .safe_io import DataFormatError, require_file
 
 CMU_JOINT_MAP = {
     0: "CC_Base_Hip", 1: "CC_Base_R_Thigh", 2: "CC_Base_R_Calf", 3: "CC_Base_R_Foot",
@@ -39,18 +39,18 @@ YUP_TO_ZUP = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # (x, y, z)_Yup
 
 def read_bvh_positions(path) -> tuple[np.ndarray, dict, float]:
     """World positions of every joint of a BVH file: ((F, J, 3) in file units, joint index, frame time s).
-    Raises ValueError naming the file on a malformed BVH."""
+    Raises DataFormatError (a ValueError) naming the file on a malformed BVH, FileNotFoundError if absent."""
     import pybvh
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"BVH file not found: {path}")
+    path = require_file(path, "BVH file")
     try:
         b = pybvh.read_bvh_file(str(path))
         P = b.joint_positions()
     except Exception as e:
-        raise ValueError(f"{path}: malformed BVH ({type(e).__name__}: {e})") from e
+        raise DataFormatError(f"{path}: malformed BVH ({type(e).__name__}: {e})") from e
     if P.ndim != 3 or P.shape[0] == 0 or not np.isfinite(P).all():
-        raise ValueError(f"{path}: BVH has no frames or non-finite positions (shape {P.shape})")
+        raise DataFormatError(f"{path}: BVH has no frames or non-finite positions (shape {P.shape})")
+    if not (np.isfinite(b.frame_time) and b.frame_time > 0):
+        raise DataFormatError(f"{path}: 'Frame Time' must be a positive number of seconds, got {b.frame_time}")
     return P, dict(b.joint_index), float(b.frame_time)
 
 
@@ -59,7 +59,7 @@ def cmu_to_h36m17(P: np.ndarray, index: dict, source: str = "") -> np.ndarray:
     missing = [n for n in list(CMU_JOINT_MAP.values()) + ["CC_Base_Head", "CC_Base_L_Eye", "CC_Base_R_Eye",
                                                            "CC_Base_NeckTwist02"] if n not in index]
     if missing:
-        raise ValueError(f"{source}: unknown rig, joints not found: {missing}")
+        raise DataFormatError(f"{source}: unknown rig, joints not found: {missing}")
     out = np.zeros((P.shape[0], 17, 3))
     for j, name in CMU_JOINT_MAP.items():
         out[:, j] = P[:, index[name]]
@@ -80,11 +80,15 @@ def cmu_to_h36m17(P: np.ndarray, index: dict, source: str = "") -> np.ndarray:
     out = out @ YUP_TO_ZUP.T * 10.0                       # cm, Y-up -> mm, Z-up
     floor = np.percentile(out[:, [3, 6], 2].min(1), 1) - ANKLE_HEIGHT_MM
     out[:, :, 2] -= floor
+    if not np.isfinite(out).all():
+        raise DataFormatError(f"{source}: non-finite joint positions after conversion (coincident eye joints?)")
     return out.astype(np.float32)
 
 
 def convert_cmu_clip(path, step: int = 3) -> tuple[np.ndarray, float]:
     """One CMU BVH clip -> ((F', 17, 3) float32 mm Z-up poses, fps) keeping every ``step``-th frame."""
+    if int(step) < 1:
+        raise ValueError(f"step must be >= 1, got {step}")
     P, index, frame_time = read_bvh_positions(path)
     poses = cmu_to_h36m17(P[::step], index, source=str(path))
     return poses, 1.0 / (frame_time * step)

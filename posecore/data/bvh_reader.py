@@ -18,6 +18,11 @@ names of :data:`posecore.skeleton.H36M_JOINTS` required::
 
 (The lead's :mod:`posecore.data.bvh` converts the CMU corpus; this module is the generic route for
 users who lift their own mocap.)
+
+Malformed input is refused with :class:`~posecore.data.safe_io.DataFormatError` naming the file and the
+problem: a mapping that is not UTF-8 JSON or has bad rules, a BVH that pybvh cannot parse, has no
+frames, a non-positive frame time or non-finite positions, and -- in :func:`load_bvh` -- a skeleton
+that is not the size of a person in the given ``units`` (the message names the unit it looks like).
 """
 from __future__ import annotations
 
@@ -31,8 +36,8 @@ import numpy as np
 from ..camera import look_at_camera, project
 from ..skeleton import H36M_JOINTS, NUM_JOINTS
 from .dataset import PoseSet
+from .safe_io import UNITS_TO_MM, DataFormatError, check_human_scale, numeric_array, read_text, require_file
 
-UNITS_TO_MM = {"mm": 1.0, "cm": 10.0, "m": 1000.0, "dm": 100.0, "in": 25.4, "inch": 25.4, "ft": 304.8}
 SPLITS = ("all", "train", "test")
 SOURCE = "user-supplied BVH motion capture (licence of the user's files)"
 
@@ -57,19 +62,20 @@ def load_mapping(mapping) -> dict:
     src = "mapping"
     if isinstance(mapping, (str, Path)):
         src = str(mapping)
-        p = Path(mapping)
-        if not p.exists():
-            raise FileNotFoundError(f"{p}: joint-name mapping file not found")
+        text = read_text(mapping, "joint-name mapping file (JSON)")
         try:
-            mapping = json.loads(p.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{p}: not valid JSON ({e})") from e
+            mapping = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise DataFormatError(f"{src}: not valid JSON ({e})") from e
     if not isinstance(mapping, dict):
-        raise ValueError(f"{src}: expected a JSON object posecore joint -> BVH joint")
+        raise DataFormatError(f"{src}: expected a JSON object posecore joint -> BVH joint, got "
+                              f"{type(mapping).__name__}")
     unknown = [k for k in mapping if k not in H36M_JOINTS]
     missing = [k for k in H36M_JOINTS if k not in mapping]
     if unknown or missing:
-        raise ValueError(f"{src}: unknown posecore joints {unknown}, missing {missing}; names are {H36M_JOINTS}")
+        raise DataFormatError(f"{src}: unknown posecore joints {unknown}, missing {missing}; names are {H36M_JOINTS}")
+    for name in H36M_JOINTS:
+        _parse_rule(name, mapping[name], src)  # every rule well-formed before any BVH is read
     return mapping
 
 
@@ -78,22 +84,26 @@ def _parse_rule(name: str, rule, src: str) -> tuple[str, list[str], np.ndarray]:
     off = np.zeros(3)
     if isinstance(rule, dict):
         if "offset" in rule:
-            off = np.asarray(rule["offset"], float)
-            if off.shape != (3,):
-                raise ValueError(f"{src}: {name}: offset must be 3 numbers, got {rule['offset']}")
+            off = numeric_array(rule["offset"], f"{src}: {name}: offset", shape=(3,))
+            if not np.isfinite(off).all():
+                raise DataFormatError(f"{src}: {name}: offset must be 3 finite numbers, got {rule['offset']}")
         if "midpoint" in rule:
             pair = rule["midpoint"]
-            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
-                raise ValueError(f"{src}: {name}: 'midpoint' needs two joint names, got {pair}")
-            return "mid", list(map(str, pair)), off
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(n, str) for n in pair)):
+                raise DataFormatError(f"{src}: {name}: 'midpoint' needs two joint names, got {pair!r}")
+            return "mid", list(pair), off
         if "end_of" in rule:
-            return "end", [str(rule["end_of"])], off
+            if not isinstance(rule["end_of"], str):
+                raise DataFormatError(f"{src}: {name}: 'end_of' needs a joint name, got {rule['end_of']!r}")
+            return "end", [rule["end_of"]], off
         if "joint" in rule:
+            if isinstance(rule["joint"], dict):
+                raise DataFormatError(f"{src}: {name}: 'joint' needs a joint name, got {rule['joint']!r}")
             kind, names, _ = _parse_rule(name, rule["joint"], src)
             return kind, names, off
-        raise ValueError(f"{src}: {name}: rule {rule} needs 'joint', 'midpoint' or 'end_of'")
+        raise DataFormatError(f"{src}: {name}: rule {rule} needs 'joint', 'midpoint' or 'end_of'")
     if not isinstance(rule, str) or not rule.strip():
-        raise ValueError(f"{src}: {name}: expected a BVH joint name or a rule object, got {rule!r}")
+        raise DataFormatError(f"{src}: {name}: expected a BVH joint name or a rule object, got {rule!r}")
     m = re.fullmatch(r"\s*midpoint of\s+(.+?)\s+and\s+(.+?)\s*", rule, flags=re.I)
     if m:
         return "mid", [m.group(1), m.group(2)], off
@@ -103,8 +113,9 @@ def _parse_rule(name: str, rule, src: str) -> tuple[str, list[str], np.ndarray]:
     return "node", [rule.strip()], off
 
 
-def map_positions(bvh, mapping: dict, src: str = "mapping") -> np.ndarray:
-    """(F, 17, 3) positions (file units and axes) of the posecore joints from a pybvh ``Bvh``."""
+def map_positions(bvh, mapping: dict, src: str = "mapping", bvh_path=None) -> np.ndarray:
+    """(F, 17, 3) positions (file units and axes) of the posecore joints from a pybvh ``Bvh`` (read from
+    ``bvh_path``, named in errors)."""
     nodes = bvh.node_positions()  # (F, N, 3) world
     index = bvh.node_index
     tips = bvh.joint_tips
@@ -112,7 +123,7 @@ def map_positions(bvh, mapping: dict, src: str = "mapping") -> np.ndarray:
 
     def node(n):
         if n not in index:
-            raise ValueError(f"{src}: BVH joint {n!r} not in {getattr(bvh, 'source_path', 'the file')}; "
+            raise DataFormatError(f"{src}: BVH joint {n!r} not in {bvh_path or 'the BVH file'}; "
                              f"joints are {bvh.joint_names}")
         return nodes[:, index[n]]
 
@@ -124,9 +135,10 @@ def map_positions(bvh, mapping: dict, src: str = "mapping") -> np.ndarray:
             p = 0.5 * (node(names[0]) + node(names[1]))
         else:
             if names[0] not in tips:
-                raise ValueError(f"{src}: {name}: 'end of {names[0]}': no such joint; joints are {bvh.joint_names}")
+                raise DataFormatError(f"{src}: {name}: 'end of {names[0]}': no such joint; joints are "
+                                      f"{bvh.joint_names}")
             if tips[names[0]] is None:
-                raise ValueError(f"{src}: {name}: joint {names[0]!r} has no end site")
+                raise DataFormatError(f"{src}: {name}: joint {names[0]!r} has no end site")
             p = nodes[:, tips[names[0]]]
         out[:, j] = p + off
     return out
@@ -135,9 +147,7 @@ def map_positions(bvh, mapping: dict, src: str = "mapping") -> np.ndarray:
 def read_bvh(path, mapping, *, units: str = "cm", up: str = "+y", stride: int = 1) -> tuple[np.ndarray, float]:
     """(F', 17, 3) world mm, posecore world Z-up, and the frame rate after ``stride``, of a BVH file."""
     import pybvh
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: BVH file not found")
+    path = require_file(path, "BVH file")
     if units not in UNITS_TO_MM:
         raise ValueError(f"unknown units {units!r}; choose one of {tuple(UNITS_TO_MM)}")
     if int(stride) < 1:
@@ -150,24 +160,36 @@ def read_bvh(path, mapping, *, units: str = "cm", up: str = "+y", stride: int = 
             warnings.simplefilter("ignore")
             bvh = pybvh.read_bvh_file(path, world_up=up, warn_on_world_up_disagreement=False)
     except Exception as e:
-        raise ValueError(f"{path}: not a readable BVH file ({type(e).__name__}: {e})") from e
+        raise DataFormatError(f"{path}: not a readable BVH file ({type(e).__name__}: {e})") from e
     if up == "auto":
         up = bvh.world_up
     if bvh.frame_count == 0:
-        raise ValueError(f"{path}: BVH file has no motion frames")
+        raise DataFormatError(f"{path}: BVH file has no motion frames")
+    if not (np.isfinite(bvh.fps) and bvh.fps > 0):
+        raise DataFormatError(f"{path}: 'Frame Time' must be a positive number of seconds (fps {bvh.fps})")
     src = "mapping" if isinstance(mapping, dict) else str(mapping)
-    P = map_positions(bvh, load_mapping(mapping), src)[:: int(stride)]
+    mp = load_mapping(mapping)
+    try:
+        with np.errstate(all="ignore"):
+            P = map_positions(bvh, mp, src, path)[:: int(stride)]
+    except DataFormatError:
+        raise
+    except Exception as e:  # pybvh's forward kinematics on a damaged file
+        raise DataFormatError(f"{path}: cannot compute joint positions ({type(e).__name__}: {e})") from e
     if not np.isfinite(P).all():
-        raise ValueError(f"{path}: non-finite joint positions (NaN in the motion data?)")
+        raise DataFormatError(f"{path}: non-finite joint positions (NaN/inf in the motion data?)")
     P = P * UNITS_TO_MM[units] @ up_rotation(up).T
     return P, float(bvh.fps) / int(stride)
 
 
 def bvh_files(data_root) -> list[Path]:
+    """The BVH file ``data_root`` or the ``*.bvh`` files under the folder ``data_root``, sorted."""
     root = Path(data_root)
     if not root.exists():
         raise FileNotFoundError(f"BVH data_root {root} does not exist")
     files = [root] if root.is_file() else sorted(root.rglob("*.bvh"))
+    for p in files:
+        require_file(p, "BVH file")  # a folder named *.bvh is refused, not skipped
     if not files:
         raise FileNotFoundError(f"{root}: no .bvh files found")
     return files
@@ -184,6 +206,7 @@ def split_files(files: list[Path], split: str, test_every: int = 5) -> list[Path
 
 
 def find_mapping(data_root, mapping=None):
+    """``mapping`` if given, else ``mapping.json`` beside the BVH file(s) (FileNotFoundError if absent)."""
     if mapping is not None:
         return mapping
     root = Path(data_root)
@@ -213,7 +236,8 @@ def load_bvh(data_root, split: str = "all", *, mapping=None, units: str = "cm", 
     cols = {k: [] for k in ("p2", "p3", "K", "subject", "action", "sequence", "camera", "frame")}
     fps = {}
     for path in chosen:
-        P, rate = read_bvh(path, mp, units=units, up=up, stride=stride)
+        P, rate = read_bvh(path, mapping, units=units, up=up, stride=stride)  # a mapping file is named in errors
+        check_human_scale(P, str(path), "mm", assumed=units)
         rel = path.name if root.is_file() else str(path.relative_to(root))
         fps[rel] = rate
         target = P[:, 0].mean(0)

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from ..skeleton import NUM_JOINTS
+from .safe_io import DataFormatError
 
 ARRAY_FIELDS = ("poses_2d", "poses_3d", "intrinsics", "distortion", "image_size", "has_3d", "visible",
                 "subject", "action", "sequence", "camera", "frame", "scene")
@@ -163,22 +164,31 @@ class PoseSet:
 
     @classmethod
     def load(cls, path) -> "PoseSet":
-        """Read a PoseSet .npz written by :meth:`save`."""
+        """Read a PoseSet .npz written by :meth:`save` (never unpickles; DataFormatError naming the file
+        for anything else)."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"PoseSet file not found: {path}")
+        if not path.is_file():
+            raise DataFormatError(f"{path}: is a folder, expected a PoseSet .npz file")
         try:
             with np.load(path, allow_pickle=False) as z:
                 missing = [k for k in ARRAY_FIELDS + ("meta",) if k not in z.files]
                 if missing:
-                    raise ValueError(f"{path}: not a PoseSet file, missing keys {missing}")
+                    raise DataFormatError(f"{path}: not a PoseSet file, missing keys {missing}")
                 kw = {k: z[k] for k in ARRAY_FIELDS}
                 meta = json.loads(str(z["meta"]))
+        except DataFormatError:
+            raise
         except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
-            if "not a PoseSet" in str(e):
-                raise
-            raise ValueError(f"{path}: corrupt or unreadable PoseSet file ({e})") from e
-        return cls(**kw, meta=meta).validate()
+            raise DataFormatError(f"{path}: corrupt or unreadable PoseSet file ({e})") from e
+        if not isinstance(meta, dict):
+            raise DataFormatError(f"{path}: not a PoseSet file, 'meta' is a {type(meta).__name__}, expected a dict")
+        try:
+            return cls(**kw, meta=meta).validate()
+        except ValueError as e:
+            raise DataFormatError(f"{path}: invalid PoseSet ({e})") from e
+
 
 def concat(sets: list[PoseSet], meta: dict | None = None) -> PoseSet:
     """Concatenate PoseSets along samples; ``meta`` defaults to the first set's."""

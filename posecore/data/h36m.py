@@ -21,12 +21,17 @@ Extrinsics are the per-subject camera calibrations published with Human3.6M (as 
 VideoPose3D's ``common/h36m_dataset.py``): orientation quaternion (w, x, y, z) of the camera and its
 centre in world mm. A world point maps to the camera as ``X_cam = R(q)^T (X - t)`` -- VideoPose3D's
 ``world_to_camera`` (``qrot(qinverse(q), X - t)``).
+
+Malformed input is refused with :class:`~posecore.data.safe_io.DataFormatError` naming the file and
+the problem: the pickles of the npz files are read with a restricted unpickler (never executing code
+from the file), every sequence must be a non-empty finite numeric array of a person-sized skeleton in
+the format's unit, in front of every camera, and given 2D must match the projection of the 3D within
+:data:`MAX_REPROJECTION_PX`.
 """
 from __future__ import annotations
 
 import re
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +39,7 @@ import numpy as np
 from ..camera import H36M_CAMERA_IDS, H36M_INTRINSICS, Camera, h36m_camera, project
 from ..skeleton import NUM_JOINTS
 from .dataset import PoseSet
+from .safe_io import DataFormatError, check_human_scale, load_npz, require_file
 
 FPS = 50
 SPLIT_SUBJECTS = {"train": ("S1", "S5", "S6", "S7", "S8"), "test": ("S9", "S11")}
@@ -51,6 +57,8 @@ NUM_RAW_JOINTS = 32
 # sequences whose *video* is known to be corrupt (the mocap is fine); flagged in meta['flagged']
 CORRUPT_VIDEOS = {("S11", "Directions", "54138969"):
                   "video S11/Directions.54138969 is corrupt (VideoPose3D discards S11 'Directions')"}
+# median distance (px) between given 2D and the projection of the 3D above which a view is refused
+MAX_REPROJECTION_PX = 20.0
 SOURCE = ("Human3.6M (Ionescu et al., TPAMI 2014), http://vision.imar.ro/human3.6m; academic licence "
           "(no redistribution of data or derived arrays)")
 
@@ -174,16 +182,19 @@ def _stride(split, stride):
 
 
 class _Builder:
-    """Accumulates per-(sequence, camera) blocks and reports (absent / mismatched / flagged)."""
+    """Accumulates per-(sequence, camera) blocks, checks each against the camera (person-sized, in front
+    of it, 2D = projection of 3D) and reports (absent / mismatched / flagged). ``unit_3d`` is the unit of
+    the 3D in the file (for the wrong-units message)."""
 
-    def __init__(self, split, stride, project_2d):
-        self.split, self.stride, self.project_2d = split, stride, project_2d
+    def __init__(self, split, stride, project_2d, unit_3d="mm"):
+        self.split, self.stride, self.project_2d, self.unit_3d = split, stride, project_2d, unit_3d
         self.blocks = {k: [] for k in ("p2", "p3", "subject", "action", "sequence", "camera", "frame")}
         self.mismatches, self.flagged = [], []
         self.seen = {}  # subject -> canonical action -> set of raw keys
 
-    def add(self, subject, raw, cam: Camera, p3_cam, p2=None, where=""):
-        """p3_cam (N, 17, 3) mm camera frame (float64/32); p2 (M, 17, 2) px or None (projected)."""
+    def add(self, subject, raw, cam: Camera, p3_cam, p2=None, where="", src3=""):
+        """p3_cam (N, 17, 3) mm camera frame (float64/32); p2 (M, 17, 2) px or None (projected).
+        ``src3`` / ``where`` name the 3D / 2D source (file and key) in error messages."""
         act = canonical_action(raw)
         self.seen.setdefault(subject, {}).setdefault(act, set()).add(raw)
         flag = CORRUPT_VIDEOS.get((subject, raw, cam.name))
@@ -196,12 +207,18 @@ class _Builder:
                                         frames_2d=len(p2), kept=m, source=where))
             n = m
         idx = np.arange(0, n, self.stride)
+        check_human_scale(p3_cam[idx], src3, "mm", assumed=self.unit_3d)
         X = np.asarray(p3_cam[idx], np.float32)
+        behind = int((X[..., 2] <= 0).any(-1).sum())
+        if behind:
+            raise DataFormatError(f"{src3}: joints at or behind camera {cam.name} (depth <= 0 mm in {behind} of "
+                                  f"{len(X)} frames); wrong units, axes or subject calibration?")
         if p2 is None:
             uv = project(X.astype(np.float64), cam.intrinsics.astype(np.float64),
                          cam.distortion.astype(np.float64) if self.project_2d == "distort" else None)
         else:
             uv = p2[idx]
+            check_reprojection(uv, X, cam, f"{where} (camera {cam.name})")
         k = len(idx)
         b = self.blocks
         b["p3"].append(X)
@@ -227,8 +244,8 @@ class _Builder:
     def build(self, meta) -> PoseSet:
         b = self.blocks
         if not b["p3"]:
-            raise ValueError(f"{meta.get('source_files')}: no Human3.6M sequences found for split "
-                             f"{self.split!r} (subjects {meta['subjects']})")
+            raise DataFormatError(f"{', '.join(meta.get('source_files', []))}: no Human3.6M sequences found for "
+                                  f"split {self.split!r} (subjects {meta['subjects']})")
         cams = np.concatenate(b["camera"])
         intr = {c: h36m_camera(c) for c in H36M_CAMERA_IDS}
         ci = np.searchsorted(np.array(H36M_CAMERA_IDS), cams)
@@ -255,48 +272,73 @@ class _Builder:
         return ps.validate()
 
 
+def check_reprojection(p2, X, cam: Camera, where: str, limit: float = MAX_REPROJECTION_PX) -> float:
+    """Median distance (px) between 2D ``p2`` (N, 17, 2) and the projection (Human3.6M distortion model)
+    of camera-frame ``X`` (N, 17, 3) mm; DataFormatError naming ``where`` above ``limit``."""
+    if not len(X):
+        return 0.0
+    uv = project(np.asarray(X, np.float64), cam.intrinsics.astype(np.float64), cam.distortion.astype(np.float64))
+    err = float(np.median(np.linalg.norm(np.asarray(p2, np.float64) - uv, axis=-1)))
+    if not err <= limit:
+        span = float(np.abs(p2).max())
+        hint = ("the 2D lies within +-2: normalised coordinates instead of pixels?" if span <= 2.0 else
+                "2D not in pixels, another camera order, or 2D of another sequence?")
+        raise DataFormatError(f"{where}: 2D and 3D disagree: median reprojection error {err:.4g} px through the "
+                              f"published calibration (at most {limit:g} px expected); {hint}")
+    return err
+
+
 def _load_pickled_npz(path: Path, key: str) -> tuple[dict, dict]:
-    """Load ``key`` (a pickled dict) and the other entries of a VideoPose3D npz; clear errors."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: file not found")
-    try:
-        with np.load(path, allow_pickle=True) as z:
-            if key not in z.files:
-                raise ValueError(f"{path}: missing key {key!r} (found {z.files}); expected a "
-                                 "VideoPose3D-format npz")
-            obj = z[key]
-            extra = {k: z[k] for k in z.files if k != key}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        if str(path) in str(e):
-            raise
-        raise ValueError(f"{path}: truncated or unreadable npz ({type(e).__name__}: {e})") from e
-    except Exception as e:  # unpickling errors of a damaged member
-        raise ValueError(f"{path}: cannot read {key!r} ({type(e).__name__}: {e})") from e
+    """Load ``key`` (a pickled dict) and the other entries of a VideoPose3D npz, with the restricted
+    unpickler of :func:`posecore.data.safe_io.load_npz`; clear errors."""
+    z = load_npz(path, "VideoPose3D npz file")
+    if key not in z:
+        raise DataFormatError(f"{path}: missing key {key!r} (found {sorted(z)}); expected a "
+                              "VideoPose3D-format npz")
+    obj = z.pop(key)
     data = obj.item() if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == () else obj
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: {key!r} must be a pickled dict subject -> action -> array, "
-                         f"got {type(data).__name__}")
-    return data, extra
+        raise DataFormatError(f"{path}: {key!r} must be a pickled dict subject -> action -> array, "
+                              f"got {type(data).__name__}")
+    return data, z
 
 
 def _check_subject_keys(path, data: dict, subjects) -> None:
     keys = list(data)
     unknown = [k for k in keys if k not in ALL_SUBJECTS and k not in UNLABELLED_SUBJECTS]
     if unknown:
-        raise ValueError(f"{path}: unknown subject keys {unknown}; expected Human3.6M names such as "
-                         f"{ALL_SUBJECTS}")
+        raise DataFormatError(f"{path}: unknown subject keys {unknown}; expected Human3.6M names such as "
+                              f"{ALL_SUBJECTS}")
     if not any(s in data for s in subjects):
-        raise ValueError(f"{path}: none of the split's subjects {tuple(subjects)} present (found {keys})")
+        raise DataFormatError(f"{path}: none of the split's subjects {tuple(subjects)} present (found {keys})")
+
+
+def _check_actions(path, what, actions) -> list:
+    """The sorted action keys of ``actions`` (a dict of raw sequence name -> data), validated."""
+    if not isinstance(actions, dict):
+        raise DataFormatError(f"{path}: {what} must be a dict action -> array, got {type(actions).__name__}")
+    if not actions:
+        raise DataFormatError(f"{path}: {what} holds no sequences (empty dict)")
+    for raw in actions:
+        try:
+            canonical_action(raw)
+        except ValueError as e:
+            raise DataFormatError(f"{path}: {what}: {e}") from None
+    return sorted(actions)
 
 
 def _check_array(path, what, a, shape_tail, ndim=3):
     if not isinstance(a, np.ndarray) or a.ndim != ndim or tuple(a.shape[1:]) not in shape_tail:
         shape = getattr(a, "shape", type(a).__name__)
-        raise ValueError(f"{path}: {what} has shape {shape}, expected (N, " +
-                         " or ".join(", ".join(map(str, t)) for t in shape_tail) + ")")
+        raise DataFormatError(f"{path}: {what} has shape {shape}, expected (N, " +
+                              " or ".join(", ".join(map(str, t)) for t in shape_tail) + ")")
+    if a.dtype.kind not in "fiu":
+        raise DataFormatError(f"{path}: {what} has dtype {a.dtype}, expected floating-point numbers")
+    if len(a) == 0:
+        raise DataFormatError(f"{path}: {what} has 0 frames (empty sequence)")
     bad = ~np.isfinite(a)
     if bad.any():
-        raise ValueError(f"{path}: {what} contains {int(bad.sum())} NaN/inf values")
+        raise DataFormatError(f"{path}: {what} contains {int(bad.sum())} NaN/inf values")
 
 
 def find_npz(data_root) -> tuple[Path, Path | None]:
@@ -329,52 +371,56 @@ def load_h36m_npz(path_3d, path_2d=None, split: str = "train", *, subjects=None,
         _check_subject_keys(path_2d, data2, subjects)
         if "metadata" in extra:
             md = extra["metadata"]
-            meta2 = md.item() if isinstance(md, np.ndarray) and md.shape == () else md
+            meta2 = md.item() if isinstance(md, np.ndarray) and md.dtype == object and md.shape == () else md
             if not isinstance(meta2, dict):
-                raise ValueError(f"{path_2d}: 'metadata' must be a dict, got {type(meta2).__name__}")
-            if int(meta2.get("num_joints", NUM_JOINTS)) != NUM_JOINTS:
-                raise ValueError(f"{path_2d}: metadata num_joints={meta2['num_joints']}, expected 17")
+                raise DataFormatError(f"{path_2d}: 'metadata' must be a dict, got {type(meta2).__name__}")
+            if meta2.get("num_joints", NUM_JOINTS) != NUM_JOINTS:
+                raise DataFormatError(f"{path_2d}: metadata num_joints={meta2['num_joints']!r}, expected 17")
             if meta2.get("layout_name", "h36m") != "h36m":
-                raise ValueError(f"{path_2d}: metadata layout_name={meta2['layout_name']!r}, expected 'h36m'")
+                raise DataFormatError(f"{path_2d}: metadata layout_name={meta2['layout_name']!r}, expected 'h36m'")
     skipped = [k for k in data3 if k in UNLABELLED_SUBJECTS]
     for d in (data3, data2 or {}):  # free the other split's subjects at once
         for k in [k for k in d if k not in subjects]:
             del d[k]
     if skipped:
         warnings.warn(f"{path_3d}: skipping subjects without public calibration {skipped}", stacklevel=2)
-    builder = _Builder(split, stride, project_2d)
+    builder = _Builder(split, stride, project_2d, unit_3d="m")
     for subject in subjects:
         actions = data3.pop(subject, None)
         if actions is None:
             continue
-        if not isinstance(actions, dict):
-            raise ValueError(f"{path_3d}: positions_3d[{subject!r}] must be a dict action -> array")
+        raws = _check_actions(path_3d, f"positions_3d[{subject!r}]", actions)
         acts2 = data2.pop(subject, {}) if data2 is not None else {}
+        if data2 is not None and not isinstance(acts2, dict):
+            raise DataFormatError(f"{path_2d}: positions_2d[{subject!r}] must be a dict action -> list of "
+                                  f"arrays, got {type(acts2).__name__}")
         cams = h36m_cameras(subject)
-        for raw in sorted(actions):
-            canonical_action(raw)  # validates the key (ValueError names it)
+        for raw in raws:
             pos = actions[raw]
             _check_array(path_3d, f"positions_3d[{subject!r}][{raw!r}]", pos, {(32, 3), (17, 3)})
             pos = pos[:, list(RAW_TO_H36M17)] if pos.shape[1] == NUM_RAW_JOINTS else pos
             Xw = pos.astype(np.float64) * 1000.0  # metres -> mm
+            src3 = f"{path_3d}: positions_3d[{subject!r}][{raw!r}]"
             views2 = None
             if data2 is not None:
                 views2 = acts2.get(raw)
                 if views2 is None:
                     warnings.warn(f"{path_2d}: no 2D poses for {subject}/{raw}; projecting the 3D", stacklevel=2)
                 elif not isinstance(views2, (list, tuple)) or len(views2) != len(cams):
-                    raise ValueError(f"{path_2d}: positions_2d[{subject!r}][{raw!r}] must be a list of "
+                    raise DataFormatError(f"{path_2d}: positions_2d[{subject!r}][{raw!r}] must be a list of "
                                      f"{len(cams)} arrays (one per camera), got {type(views2).__name__}"
                                      f" of length {len(views2) if hasattr(views2, '__len__') else '?'}")
             for ci, cam in enumerate(cams):
                 if drop_corrupt and (subject, raw, cam.name) in CORRUPT_VIDEOS:
                     continue
-                p2 = None
+                p2, where2 = None, str(path_2d)
                 if views2 is not None:
                     p2 = views2[ci]
-                    _check_array(path_2d, f"positions_2d[{subject!r}][{raw!r}][{ci}]", p2, {(17, 2)})
+                    where2 = f"positions_2d[{subject!r}][{raw!r}][{ci}]"
+                    _check_array(path_2d, where2, p2, {(17, 2)})
+                    where2 = f"{path_2d}: {where2}"
                 Xc = (Xw - cam.t) @ cam.R.T
-                builder.add(subject, raw, cam, Xc, p2, where=str(path_2d))
+                builder.add(subject, raw, cam, Xc, p2, where=where2, src3=src3)
         del actions, acts2
     meta = dict(dataset="h36m", split=split, source=SOURCE, format="videopose3d-npz",
                 source_files=[str(path_3d)] + ([str(path_2d)] if path_2d else []), subjects=list(subjects),
@@ -386,18 +432,24 @@ def load_h36m_npz(path_3d, path_2d=None, split: str = "train", *, subjects=None,
 def read_cdf_pose(path, width: int) -> np.ndarray:
     """The ``Pose`` variable of a Human3.6M CDF as (N, 32, width/32) float64; clear errors."""
     import cdflib
-    path = Path(path)
+    path = require_file(path, "Human3.6M CDF file")
     try:
         cdf = cdflib.CDF(str(path))
-        pose = np.asarray(cdf.varget("Pose"), np.float64)
+        pose = cdf.varget("Pose")
     except Exception as e:  # cdflib raises various errors on truncated / foreign files
-        raise ValueError(f"{path}: unreadable CDF or no variable 'Pose' ({type(e).__name__}: {e})") from e
+        raise DataFormatError(f"{path}: unreadable CDF or no variable 'Pose' ({type(e).__name__}: {e})") from e
+    pose = np.asarray(pose)
+    if pose.dtype.kind not in "fiu":
+        raise DataFormatError(f"{path}: 'Pose' has dtype {pose.dtype}, expected numbers")
+    pose = pose.astype(np.float64)
     if pose.ndim == 3 and pose.shape[0] == 1:
         pose = pose[0]
     if pose.ndim != 2 or pose.shape[1] != width:
-        raise ValueError(f"{path}: 'Pose' has shape {pose.shape}, expected (1, N, {width})")
+        raise DataFormatError(f"{path}: 'Pose' has shape {pose.shape}, expected (1, N, {width})")
+    if len(pose) == 0:
+        raise DataFormatError(f"{path}: 'Pose' has 0 frames (empty sequence)")
     if not np.isfinite(pose).all():
-        raise ValueError(f"{path}: 'Pose' contains {int((~np.isfinite(pose)).sum())} NaN/inf values")
+        raise DataFormatError(f"{path}: 'Pose' contains {int((~np.isfinite(pose)).sum())} NaN/inf values")
     return pose.reshape(len(pose), NUM_RAW_JOINTS, width // NUM_RAW_JOINTS)
 
 
@@ -433,7 +485,7 @@ def load_h36m_cdf(data_root, split: str = "train", *, subjects=None, stride=None
     if not any(v["mono"] or v["world"] for v in files.values()):
         raise FileNotFoundError(f"{root}: no Human3.6M CDF files for subjects {subjects} (looked for "
                                 "<root>/S1/MyPoseFeatures/D3_Positions_mono/*.cdf and .../D3_Positions/*.cdf)")
-    builder = _Builder(split, stride, project_2d)
+    builder = _Builder(split, stride, project_2d, unit_3d="mm")
     for subject in subjects:
         f = files[subject]
         cams = {c.name: c for c in h36m_cameras(subject)}
@@ -443,7 +495,8 @@ def load_h36m_cdf(data_root, split: str = "train", *, subjects=None, stride=None
             for p in f["mono"]:
                 raw, cid = _cdf_name(p)
                 if cid not in cams:
-                    raise ValueError(f"{p}: unknown camera id {cid!r} in the file name; expected {H36M_CAMERA_IDS}")
+                    raise DataFormatError(f"{p}: unknown camera id {cid!r} in the file name; "
+                                          f"expected {H36M_CAMERA_IDS}")
                 views.append((raw, cid, p, None))
         else:
             views = []
@@ -452,7 +505,10 @@ def load_h36m_cdf(data_root, split: str = "train", *, subjects=None, stride=None
                 views += [(raw, cid, None, p) for cid in H36M_CAMERA_IDS]
         world_cache = {}
         for raw, cid, pmono, pworld in sorted(views, key=lambda v: (v[0], v[1])):
-            canonical_action(raw)
+            try:
+                canonical_action(raw)
+            except ValueError as e:
+                raise DataFormatError(f"{pmono or pworld}: file name: {e}") from None
             cam = cams[cid]
             if drop_corrupt and (subject, raw, cid) in CORRUPT_VIDEOS:
                 continue
@@ -465,7 +521,7 @@ def load_h36m_cdf(data_root, split: str = "train", *, subjects=None, stride=None
                 Xc = (world_cache[pworld] - cam.t) @ cam.R.T
             p2path = twod.get((raw, cid))
             p2 = read_cdf_pose(p2path, 64)[:, list(RAW_TO_H36M17)] if p2path is not None else None
-            builder.add(subject, raw, cam, Xc, p2, where=str(p2path))
+            builder.add(subject, raw, cam, Xc, p2, where=str(p2path), src3=f"{pmono or pworld}: 'Pose'")
     meta = dict(dataset="h36m", split=split, source=SOURCE, format="original-cdf", source_files=[str(root)],
                 subjects=list(subjects), poses_2d="D2_Positions" if any(v["2d"] for v in files.values())
                 else f"projected ({project_2d})")

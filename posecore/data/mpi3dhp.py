@@ -19,6 +19,12 @@ measures the reprojection error of ``annot3`` with them per sequence (``meta['re
 and warns above ``max_reprojection_px``; :func:`estimate_intrinsics` fits them by least squares.
 Images are referenced as ``sequence`` = ``TSk/imageSequence`` and 0-based ``frame`` (image
 ``img_%06d.jpg`` of ``frame + 1``, see :func:`image_path`).
+
+Malformed files are refused with :class:`~posecore.data.safe_io.DataFormatError` naming the file and
+the problem: wrong shapes (only one person per frame: (N, 1, 17, c)), non-numeric data, NaN/inf in kept
+frames, a skeleton not the size of a person in mm, joints at or behind the camera (depth <= 0), 2D
+inconsistent with the 3D (median reprojection error above :data:`REFUSE_REPROJECTION_PX`) and a
+sequence with no frame left to convert.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import numpy as np
 
 from ..skeleton import NUM_JOINTS
 from .dataset import PoseSet
+from .safe_io import DataFormatError, check_human_scale, require_file
 
 SOURCE = ("MPI-INF-3DHP (Mehta et al., 3DV 2017), https://vcai.mpi-inf.mpg.de/3dhp-dataset; "
           "non-commercial research licence (no redistribution)")
@@ -40,6 +47,9 @@ MPI3DHP_TO_H36M = (14, 8, 9, 10, 11, 12, 13, 15, 1, 16, 0, 5, 6, 7, 2, 3, 4)
 EVAL_JOINTS_14 = tuple(MPI3DHP_TO_H36M.index(j) for j in range(14))
 ACTIVITIES = {1: "Standing/Walking", 2: "Exercising", 3: "Sitting", 4: "Reaching/Crouching",
               5: "On the floor", 6: "Sports", 7: "Miscellaneous"}
+# median reprojection error (px) of annot3 with the published intrinsics above which 2D and 3D cannot be
+# the same poses (wrong units of the 2D, another sequence's 2D, ...): the file is refused
+REFUSE_REPROJECTION_PX = 50.0
 # published test-set intrinsics (fx, fy, cx, cy) and image size (w, h)
 INTRINSICS = {
     "TS1-4": ((1500.0686135995716, 1500.6590966853348, 1017.3794860438494, 1043.062824876024), (2048, 2048)),
@@ -69,54 +79,70 @@ def estimate_intrinsics(p2, p3) -> np.ndarray:
     return np.array([out[0][0], out[1][0], out[0][1], out[1][1]])
 
 
-def _to_nj(a: np.ndarray, c: int, path, name) -> np.ndarray:
-    """h5py view (N, 1, 17, c) or MATLAB-native (c, 17, 1, N) -> (N, 17, c)."""
-    a = np.asarray(a, float)
-    if a.ndim >= 2 and a.shape[-1] == c and a.shape[-2] == 17:
+def _to_nj(a: np.ndarray, c: int, path, name, native: bool = False) -> np.ndarray:
+    """h5py view (N, 1, 17, c) (or (17, c): one frame, MATLAB drops trailing singletons) or, with
+    ``native`` (a MATLAB v5 file read by scipy), MATLAB's (c, 17, 1, N) (or (c, 17)) -> (N, 17, c).
+    Any other shape (e.g. two people per frame, (N, 2, 17, c)) is refused, never reshaped."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "fiu":
+        raise DataFormatError(f"{path}: {name!r} has dtype {a.dtype}, expected numbers")
+    a = a.astype(float)
+    if not native and (a.shape[1:] == (1, 17, c) or a.shape == (17, c)):
         return a.reshape(-1, 17, c)
-    if a.ndim >= 2 and a.shape[0] == c and a.shape[1] == 17:
+    if native and ((a.ndim == 4 and a.shape[:3] == (c, 17, 1)) or a.shape == (c, 17)):
         return a.reshape(c, 17, -1).transpose(2, 1, 0)
-    raise ValueError(f"{path}: {name!r} has shape {a.shape}, expected (N, 1, 17, {c}) as h5py shows MATLAB's "
-                     f"{c}x17x1xN array")
+    want = f"({c}, 17, 1, N) (MATLAB v5)" if native else f"(N, 1, 17, {c}) as h5py shows MATLAB's {c}x17x1xN array"
+    raise DataFormatError(f"{path}: {name!r} has shape {a.shape}, expected {want} (one person per frame)")
 
 
 def read_annot_data(path) -> dict:
     """The arrays of one ``annot_data.mat``: annot2 (N,17,2), annot3 / univ_annot3 (N,17,3) in 3DHP
     joint order, valid_frame (N,) bool, activity_annotation (N,) int; clear errors on bad files."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: MPI-INF-3DHP annotation file not found")
+    path = require_file(path, "MPI-INF-3DHP annotation file")
     import h5py
     raw = {}
     keys = ("annot2", "annot3", "univ_annot3", "valid_frame", "activity_annotation")
-    if h5py.is_hdf5(str(path)):
+    native = not h5py.is_hdf5(str(path))
+    if not native:
         try:
             with h5py.File(path, "r") as f:
                 for k in keys:
                     if k in f:
+                        if not isinstance(f[k], h5py.Dataset):
+                            raise DataFormatError(f"{path}: {k!r} is an HDF5 group, expected a numeric array")
                         raw[k] = f[k][()]
+        except DataFormatError:
+            raise
         except Exception as e:
-            raise ValueError(f"{path}: unreadable or truncated MATLAB v7.3 file ({type(e).__name__}: {e})") from e
+            raise DataFormatError(f"{path}: unreadable or truncated MATLAB v7.3 file ({type(e).__name__}: {e})") from e
     else:
         from scipy.io import loadmat
         try:
             m = loadmat(str(path))
         except Exception as e:
-            raise ValueError(f"{path}: not a readable MATLAB file (v7.3/HDF5 or v5): {type(e).__name__}: {e}") from e
+            raise DataFormatError(f"{path}: not a readable MATLAB file (v7.3/HDF5 or v5): "
+                                  f"{type(e).__name__}: {e}") from e
         raw = {k: m[k] for k in keys if k in m}
     missing = [k for k in ("annot2", "annot3", "valid_frame") if k not in raw]
     if missing:
-        raise ValueError(f"{path}: missing variables {missing} (found {sorted(raw)})")
-    out = dict(annot2=_to_nj(raw["annot2"], 2, path, "annot2"), annot3=_to_nj(raw["annot3"], 3, path, "annot3"))
-    out["univ_annot3"] = (_to_nj(raw["univ_annot3"], 3, path, "univ_annot3") if "univ_annot3" in raw
+        raise DataFormatError(f"{path}: missing variables {missing} (found {sorted(raw)})")
+    out = dict(annot2=_to_nj(raw["annot2"], 2, path, "annot2", native),
+               annot3=_to_nj(raw["annot3"], 3, path, "annot3", native))
+    out["univ_annot3"] = (_to_nj(raw["univ_annot3"], 3, path, "univ_annot3", native) if "univ_annot3" in raw
                           else out["annot3"])
     n = len(out["annot2"])
     valid = np.asarray(raw["valid_frame"]).ravel()
     act = np.asarray(raw.get("activity_annotation", np.zeros(n))).ravel()
+    for k, v in (("valid_frame", valid), ("activity_annotation", act)):
+        if v.dtype.kind not in "biuf":
+            raise DataFormatError(f"{path}: {k!r} has dtype {v.dtype}, expected numbers")
     for k, v in (("annot3", out["annot3"]), ("univ_annot3", out["univ_annot3"]), ("valid_frame", valid),
                  ("activity_annotation", act)):
         if len(v) != n:
-            raise ValueError(f"{path}: {k!r} has {len(v)} frames but annot2 has {n}")
+            raise DataFormatError(f"{path}: {k!r} has {len(v)} frames but annot2 has {n}")
+    if not np.isfinite(valid.astype(float)).all():
+        raise DataFormatError(f"{path}: 'valid_frame' has {int((~np.isfinite(valid.astype(float))).sum())} NaN/inf "
+                              "values; expected 0/1 flags")
     out["valid_frame"] = valid > 0
     out["activity_annotation"] = np.nan_to_num(act).astype(int)
     return out
@@ -132,6 +158,8 @@ def find_sources(data_root, sequences=None) -> list[Path]:
         camera_of(s)
     for base in (root, root / "mpi_inf_3dhp_test_set"):
         found = [base / s / "annot_data.mat" for s in seqs if (base / s / "annot_data.mat").exists()]
+        for p in found:
+            require_file(p, "MPI-INF-3DHP annotation file")
         if found:
             return found
     raise FileNotFoundError(f"{root}: no MPI-INF-3DHP test annotations found (looked for TS1..TS6/annot_data.mat "
@@ -156,21 +184,38 @@ def load_3dhp(data_root, split: str = "test", *, sequences=None, valid_only: boo
         d = read_annot_data(path)
         K, size = camera_of(seq)
         keep = np.flatnonzero(d["valid_frame"]) if valid_only else np.arange(len(d["annot2"]))
+        if not len(keep):
+            raise DataFormatError(f"{path}: no frame to convert: {len(d['annot2'])} frames, "
+                                  f"{'none with valid_frame 1' if valid_only and len(d['annot2']) else 'empty arrays'}")
         p2 = d["annot2"][keep][:, list(MPI3DHP_TO_H36M)]
         p3src = d["univ_annot3" if universal else "annot3"][keep][:, list(MPI3DHP_TO_H36M)]
-        for name, a in (("annot2", p2), ("3D", p3src)):
-            if not np.isfinite(a).all():
-                raise ValueError(f"{path}: {name} has {int((~np.isfinite(a)).sum())} NaN/inf values in kept frames")
         a3 = d["annot3"][keep]
+        named = (("annot2", p2), ("3D", p3src)) + ((("annot3", a3),) if universal else ())
+        for name, a in named:
+            if not np.isfinite(a).all():
+                raise DataFormatError(f"{path}: {name} has {int((~np.isfinite(a)).sum())} NaN/inf values in kept "
+                                      "frames")
+        for name in ("annot3", "univ_annot3") if universal else ("annot3",):
+            check_human_scale(d[name][keep][:, list(MPI3DHP_TO_H36M)], f"{path}: {name!r}", "mm")
+        behind = int((a3[..., 2] <= 0).any(-1).sum())
+        if behind:
+            raise DataFormatError(f"{path}: 'annot3' has joints at or behind the camera (depth <= 0 mm) in {behind} "
+                                  f"of {len(a3)} frames; expected camera coordinates in mm (z forward)")
         Kv = np.asarray(K)
-        if len(keep):
-            uv = Kv[:2] * a3[..., :2] / a3[..., 2:] + Kv[2:]
-            err = float(np.median(np.linalg.norm(uv - d["annot2"][keep], axis=-1)))
-            reproj[seq] = round(err, 4)
-            if err > max_reprojection_px:
-                warnings.warn(f"{path}: median reprojection error of annot3 with the published intrinsics is "
-                              f"{err:.1f} px; estimate_intrinsics() gives {np.round(estimate_intrinsics(d['annot2'][keep], a3), 2)}",
-                              stacklevel=2)
+        uv = Kv[:2] * a3[..., :2] / a3[..., 2:] + Kv[2:]
+        err = float(np.median(np.linalg.norm(uv - d["annot2"][keep], axis=-1)))
+        reproj[seq] = round(err, 4)
+        if err > REFUSE_REPROJECTION_PX:
+            span = float(np.abs(d["annot2"][keep]).max())
+            hint = ("annot2 lies within +-2: normalised coordinates instead of pixels?" if span <= 2.0 else
+                    "annot2 not in pixels, or annot2 and annot3 of different frames or sequences?")
+            raise DataFormatError(f"{path}: annot2 and annot3 disagree: median reprojection error {err:.4g} px "
+                                  f"with the published {seq} intrinsics (refused above {REFUSE_REPROJECTION_PX:g} px); "
+                                  f"{hint}")
+        if err > max_reprojection_px:
+            est = np.round(estimate_intrinsics(d["annot2"][keep], a3), 2)
+            warnings.warn(f"{path}: median reprojection error of annot3 with the published intrinsics is "
+                          f"{err:.1f} px; estimate_intrinsics() gives {est}", stacklevel=2)
         n = len(keep)
         cols["p2"].append(p2); cols["p3"].append(p3src)
         cols["K"].append(np.tile(Kv, (n, 1))); cols["S"].append(np.tile(size, (n, 1)))

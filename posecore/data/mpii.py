@@ -20,6 +20,10 @@ samples: ``meta['head_size']`` (px, 0.6 x head-box diagonal, the MPII PCKh conve
 head box is known), ``meta['center']``, ``meta['scale']`` (the person scale, 200 px units);
 :func:`mpii_extras` returns them as arrays. Intrinsics are unknown: ``intrinsics`` holds the
 placeholder [1, 1, 0, 0] and ``image_size`` (0, 0) (= unknown).
+
+Malformed files are refused with :class:`~posecore.data.safe_io.DataFormatError` naming the file, the
+entry (image) and the problem: non-numeric or non-finite coordinates, wrong shapes, a non-positive
+scale, coordinates beyond :data:`MAX_PX` (not pixels), a split with no annotated joint at all.
 """
 from __future__ import annotations
 
@@ -31,12 +35,14 @@ import numpy as np
 
 from ..skeleton import mpii_to_h36m
 from .dataset import PoseSet
+from .safe_io import DataFormatError, check_finite, numeric_array, read_text, require_file
 
 SOURCE = ("MPII Human Pose (Andriluka et al., CVPR 2014), http://human-pose.mpi-inf.mpg.de; "
           "Simplified BSD licence for the annotations, images from YouTube (research use only)")
 MAT_NAME = "mpii_human_pose_v1_u12_1.mat"
 HEAD_SIZE_FACTOR = 0.6  # PCKh head size = 0.6 x head-box diagonal
 SPLITS = ("train", "valid")
+MAX_PX = 1e5  # |pixel coordinate| above this is not an image coordinate (wrong units or junk)
 
 
 def head_size(x1, y1, x2, y2):
@@ -98,11 +104,28 @@ def _empty(v) -> bool:
 
 
 def _num(v, default=np.nan) -> float:
+    """A .mat scalar (number, numeric string as the release has for is_visible, or empty) as a float."""
     if _empty(v) or v is None:
         return default
     if isinstance(v, (str, np.str_)):
         return float(v) if v.strip() else default
-    return float(np.asarray(v).ravel()[0])
+    a = np.asarray(v)
+    if a.dtype.kind not in "biuf" or a.size != 1:
+        raise ValueError(f"expected a number, got {v!r}")
+    return float(a.ravel()[0])
+
+
+def _check_px(path, where, xy) -> None:
+    """DataFormatError unless the pixel coordinates ``xy`` are finite and within +-MAX_PX."""
+    check_finite(xy, f"{path}: {where}")
+    big = float(np.abs(xy).max()) if np.size(xy) else 0.0
+    if big > MAX_PX:
+        raise DataFormatError(f"{path}: {where}: coordinate {big:.3g} px is not a pixel coordinate (wrong units?)")
+
+
+def _check_some_annotated(path, annotated) -> None:
+    if not np.asarray(annotated).any():
+        raise DataFormatError(f"{path}: no annotated joint in any entry (every joint is marked missing)")
 
 
 def load_mpii_mat(path, split: str = "train") -> PoseSet:
@@ -114,55 +137,76 @@ def load_mpii_mat(path, split: str = "train") -> PoseSet:
     if split != "train":
         raise ValueError(f"{path}: the official .mat gives split 'train' (annotated training images) only; "
                          f"got {split!r} -- use HRNet's valid.json (+ gt_valid.mat) for 'valid'")
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: MPII annotation file not found")
+    require_file(path, "MPII annotation file")
     try:
         mat = loadmat(str(path), struct_as_record=False, squeeze_me=True)
     except Exception as e:
-        raise ValueError(f"{path}: unreadable or truncated MATLAB file ({type(e).__name__}: {e})") from e
+        raise DataFormatError(f"{path}: unreadable or truncated MATLAB file ({type(e).__name__}: {e})") from e
     if "RELEASE" not in mat:
-        raise ValueError(f"{path}: no struct 'RELEASE' (found {[k for k in mat if not k.startswith('__')]})")
+        raise DataFormatError(f"{path}: no struct 'RELEASE' (found {[k for k in mat if not k.startswith('__')]})")
     rel = mat["RELEASE"]
     for f in ("annolist", "img_train"):
         if not hasattr(rel, f):
-            raise ValueError(f"{path}: RELEASE has no field {f!r}")
+            raise DataFormatError(f"{path}: RELEASE has no field {f!r}")
     annolist = _arr(rel.annolist)
-    img_train = np.asarray(rel.img_train, float).ravel()
+    img_train = numeric_array(rel.img_train, f"{path}: RELEASE.img_train").ravel()
     if len(img_train) != len(annolist):
-        raise ValueError(f"{path}: RELEASE.img_train has {len(img_train)} entries, annolist {len(annolist)}")
+        raise DataFormatError(f"{path}: RELEASE.img_train has {len(img_train)} entries, annolist {len(annolist)}")
     acts = _arr(rel.act) if hasattr(rel, "act") else [None] * len(annolist)
+    if len(acts) != len(annolist):
+        acts = [None] * len(annolist)
     J, A, names, idx, heads, centers, scales, actions = [], [], [], [], [], [], [], []
     for i, a in enumerate(annolist):
         if img_train[i] != 1:
             continue
-        name = str(a.image.name)
-        act = acts[i]
-        act_name = str(getattr(act, "act_name", "")) if act is not None and not _empty(getattr(act, "act_name", [])) else ""
-        rects = [] if _empty(a.annorect) else _arr(a.annorect)
-        for r, rect in enumerate(rects):
-            ap = getattr(rect, "annopoints", None)
-            if ap is None or _empty(ap) or not hasattr(ap, "point"):
-                continue
-            joints = np.zeros((16, 2))
-            ann = np.zeros(16, bool)
-            for p in _arr(ap.point):
-                jid = int(_num(p.id))
-                if not 0 <= jid < 16:
-                    raise ValueError(f"{path}: image {name} person {r}: joint id {jid} outside 0..15")
-                joints[jid] = (_num(p.x) - 1.0, _num(p.y) - 1.0)
-                ann[jid] = True
-            if not np.isfinite(joints[ann]).all():
-                raise ValueError(f"{path}: image {name} person {r}: NaN joint coordinates")
-            box = [_num(getattr(rect, k, np.nan)) for k in ("x1", "y1", "x2", "y2")]
-            op = getattr(rect, "objpos", None)
+        try:
+            person = _mat_image(a, acts[i])
+        except DataFormatError:
+            raise
+        except (AttributeError, TypeError, ValueError, IndexError) as e:
+            raise DataFormatError(f"{path}: RELEASE.annolist({i + 1}): malformed entry "
+                                  f"({type(e).__name__}: {e})") from e
+        for name, r, joints, ann, box, scale, center, act_name in person:
+            where = f"image {name} person {r}"
+            if ann.any():
+                _check_px(path, f"{where}: joint coordinates", joints[ann])
             J.append(joints); A.append(ann); names.append(name); idx.append(r)
-            heads.append(head_size(*box)); scales.append(_num(getattr(rect, "scale", np.nan)))
-            centers.append((_num(getattr(op, "x", np.nan)) - 1.0, _num(getattr(op, "y", np.nan)) - 1.0)
-                           if op is not None and not _empty(op) else (np.nan, np.nan))
+            heads.append(head_size(*box)); scales.append(scale); centers.append(center)
             actions.append(act_name)
     if not J:
-        raise ValueError(f"{path}: no annotated people in the training images")
+        raise DataFormatError(f"{path}: no annotated people in the training images")
+    _check_some_annotated(path, A)
     return _finish(J, A, names, idx, heads, centers, scales, actions, split, [str(path)], "mpii-mat")
+
+
+def _mat_image(a, act) -> list:
+    """The annotated people of one ``annolist`` entry of the .mat: a list of (image name, person index,
+    joints (16, 2) 0-based px, annotated (16,), head box, scale, center, action name)."""
+    name = a.image.name
+    if not isinstance(name, (str, np.str_)):
+        raise ValueError(f"image.name must be a string, got {name!r}")
+    name = str(name)
+    act_name = str(getattr(act, "act_name", "")) if act is not None and not _empty(getattr(act, "act_name", [])) else ""
+    rects = [] if _empty(a.annorect) else _arr(a.annorect)
+    out = []
+    for r, rect in enumerate(rects):
+        ap = getattr(rect, "annopoints", None)
+        if ap is None or _empty(ap) or not hasattr(ap, "point"):
+            continue
+        joints = np.zeros((16, 2))
+        ann = np.zeros(16, bool)
+        for p in _arr(ap.point):
+            jid = _num(p.id)
+            if not (jid == int(jid) and 0 <= jid < 16):
+                raise ValueError(f"image {name} person {r}: joint id {jid} outside 0..15")
+            joints[int(jid)] = (_num(p.x) - 1.0, _num(p.y) - 1.0)
+            ann[int(jid)] = True
+        box = [_num(getattr(rect, k, np.nan)) for k in ("x1", "y1", "x2", "y2")]
+        op = getattr(rect, "objpos", None)
+        center = ((_num(getattr(op, "x", np.nan)) - 1.0, _num(getattr(op, "y", np.nan)) - 1.0)
+                  if op is not None and not _empty(op) else (np.nan, np.nan))
+        out.append((name, r, joints, ann, box, _num(getattr(rect, "scale", np.nan)), center, act_name))
+    return out
 
 
 # --- JSON ----------------------------------------------------------------------------------------
@@ -172,30 +216,20 @@ def load_mpii_json(path, split: str | None = None, gt_valid=None) -> PoseSet:
     from scipy.io import loadmat
     path = Path(path)
     split = split or path.stem
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: MPII JSON annotation file not found")
+    text = read_text(path, "MPII JSON annotation file")
     try:
-        entries = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON (truncated?) ({e})") from e
+        entries = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise DataFormatError(f"{path}: not valid JSON (truncated?) ({e})") from e
     if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{path}: expected a non-empty list of annotation entries")
-    need = ("image", "joints", "joints_vis", "center", "scale")
+        raise DataFormatError(f"{path}: expected a non-empty list of annotation entries, got "
+                              f"{type(entries).__name__}{' (empty)' if not entries else ''}")
     J, V, C, S, names = [], [], [], [], []
     for i, e in enumerate(entries):
-        miss = [k for k in need if not isinstance(e, dict) or k not in e]
-        if miss:
-            raise ValueError(f"{path}: entry {i} lacks keys {miss}")
-        j = np.asarray(e["joints"], float)
-        v = np.asarray(e["joints_vis"], float)
-        if j.shape != (16, 2) or v.shape != (16,):
-            raise ValueError(f"{path}: entry {i} ({e['image']}): joints {j.shape} / joints_vis {v.shape}, "
-                             "expected (16, 2) / (16,)")
-        if not np.isfinite(j).all():
-            raise ValueError(f"{path}: entry {i} ({e['image']}): NaN/inf joint coordinates")
-        J.append(j - 1.0); V.append(v > 0); C.append(np.asarray(e["center"], float) - 1.0)
-        S.append(float(e["scale"])); names.append(str(e["image"]))
+        j, v, c, sc, name = _json_entry(path, i, e)
+        J.append(j - 1.0); V.append(v > 0); C.append(c - 1.0); S.append(sc); names.append(name)
     V = np.array(V)
+    _check_some_annotated(path, V)
     idx = np.zeros(len(names), np.int32)  # person index within its image, in file order
     seen = {}
     for k, nm in enumerate(names):
@@ -204,13 +238,16 @@ def load_mpii_json(path, split: str | None = None, gt_valid=None) -> PoseSet:
     heads = np.full(len(names), np.nan)
     gt = Path(gt_valid) if gt_valid is not None else path.with_name("gt_valid.mat")
     if (gt_valid is not None or split == "valid") and gt.exists():
+        require_file(gt, "head-box file (gt_valid.mat)")
         try:
-            hb = np.asarray(loadmat(str(gt))["headboxes_src"], float)
+            hb = loadmat(str(gt))["headboxes_src"]
         except Exception as e:
-            raise ValueError(f"{gt}: cannot read 'headboxes_src' ({type(e).__name__}: {e})") from e
+            raise DataFormatError(f"{gt}: cannot read 'headboxes_src' ({type(e).__name__}: {e})") from e
+        hb = numeric_array(hb, f"{gt}: headboxes_src", shape=(2, 2, None))
         if hb.shape != (2, 2, len(names)):
-            raise ValueError(f"{gt}: headboxes_src has shape {hb.shape}, expected (2, 2, {len(names)}) "
-                             f"to match {path}")
+            raise DataFormatError(f"{gt}: headboxes_src has shape {hb.shape}, expected (2, 2, {len(names)}) "
+                                  f"to match {path}")
+        _check_px(gt, "headboxes_src", hb)
         heads = head_size(hb[0, 0], hb[0, 1], hb[1, 0], hb[1, 1])
     elif gt_valid is not None:
         raise FileNotFoundError(f"{gt}: head-box file not found")
@@ -219,6 +256,34 @@ def load_mpii_json(path, split: str | None = None, gt_valid=None) -> PoseSet:
                       stacklevel=2)
     srcs = [str(path)] + ([str(gt)] if gt.exists() and split == "valid" else [])
     return _finish(np.array(J), V, names, idx, heads, np.array(C), S, [""] * len(names), split, srcs, "mpii-json")
+
+
+def _json_entry(path, i, e) -> tuple:
+    """One HRNet/mmpose JSON entry -> (joints (16, 2) 1-based px, joints_vis (16,), center (2,), scale,
+    image name); DataFormatError naming the file, the entry and the field."""
+    need = ("image", "joints", "joints_vis", "center", "scale")
+    if not isinstance(e, dict):
+        raise DataFormatError(f"{path}: entry {i} is a {type(e).__name__}, expected an object with keys {list(need)}")
+    miss = [k for k in need if k not in e]
+    if miss:
+        raise DataFormatError(f"{path}: entry {i} lacks keys {miss}")
+    name = e["image"]
+    if not isinstance(name, str) or not name.strip():
+        raise DataFormatError(f"{path}: entry {i}: 'image' must be an image file name, got {name!r}")
+    where = f"entry {i} ({name})"
+    j = numeric_array(e["joints"], f"{path}: {where}: joints", shape=(16, 2))
+    v = numeric_array(e["joints_vis"], f"{path}: {where}: joints_vis", shape=(16,), allow_bool=True)
+    c = numeric_array(e["center"], f"{path}: {where}: center", shape=(2,))
+    sc = numeric_array(e["scale"], f"{path}: {where}: scale", shape=())
+    if not np.isfinite(j).all():
+        raise DataFormatError(f"{path}: {where}: NaN/inf joint coordinates")
+    _check_px(path, f"{where}: joints", j)
+    _check_px(path, f"{where}: center", c)
+    if not (np.isfinite(sc) and sc > 0):
+        raise DataFormatError(f"{path}: {where}: scale must be a positive number, got {e['scale']!r}")
+    if not np.isin(v, (0, 1)).all():
+        raise DataFormatError(f"{path}: {where}: joints_vis must hold 0/1 flags, got {e['joints_vis']!r}")
+    return j, v, c, float(sc), name
 
 
 # --- dispatch ------------------------------------------------------------------------------------

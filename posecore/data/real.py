@@ -18,15 +18,23 @@ Caching: with ``cache_dir`` the converted set is saved as ``<cache_dir>/<dataset
 where ``key`` hashes the converter version, the options and the identity (path, size, mtime) of every
 input file; a later call with the same key loads that file instead of converting again (idempotent:
 the cache file is not rewritten). Nothing is ever written inside ``data_root``: a ``cache_dir``
-inside it is refused.
+inside it is refused, and so is a ``cache_dir`` that is a file or cannot be written.
+
+Errors: a malformed input file raises :class:`~posecore.data.safe_io.DataFormatError` (a ValueError)
+whose message starts with the file and says what is wrong; a missing one FileNotFoundError. The
+``data_scripts/prepare_*.py`` scripts (:func:`prepare_main`) print such an error as one line
+``error: <file>: <problem>`` on stderr and exit with status 1, without a traceback.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from pathlib import Path
 
 from .dataset import PoseSet
+from .safe_io import DataFormatError, one_line
 
 DATASETS = ("h36m", "3dhp", "mpii", "bvh")
 SPLITS = {"h36m": ("train", "test"), "3dhp": ("test",), "mpii": ("train", "valid"), "bvh": ("all", "train", "test")}
@@ -76,6 +84,21 @@ def cache_key(dataset: str, split: str, sources, options: dict) -> str:
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 
+def check_cache_dir(cache: Path) -> Path:
+    """Create ``cache`` if needed; DataFormatError naming it if it is a file, cannot be created or is not
+    writable."""
+    cache = Path(cache)
+    if cache.exists() and not cache.is_dir():
+        raise DataFormatError(f"{cache}: cache_dir is a file, expected a folder for the converted PoseSets")
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataFormatError(f"{cache}: cannot create cache_dir ({type(e).__name__}: {e.strerror or e})") from e
+    if not os.access(cache, os.W_OK | os.X_OK):
+        raise DataFormatError(f"{cache}: cache_dir is not writable; choose another --cache-dir / cache_dir")
+    return cache
+
+
 def _inside(child: Path, parent: Path) -> bool:
     child, parent = child.resolve(), parent.resolve()
     return child == parent or parent in child.parents
@@ -107,6 +130,7 @@ def load_dataset(dataset: str, split: str, data_root, cache_dir=None, **options)
     if _inside(cache, root if root.is_dir() else root.parent):
         raise ValueError(f"cache_dir {cache} is inside data_root {root}; converters never write into the "
                          "dataset folder: choose a cache folder elsewhere")
+    check_cache_dir(cache)
     key = cache_key(dataset, split, sources, options)
     path = cache / f"{dataset}_{split}_{key}.npz"
     if path.exists():
@@ -115,7 +139,10 @@ def load_dataset(dataset: str, split: str, data_root, cache_dir=None, **options)
             return ps
     ps = _convert(dataset, split, root, options)
     ps.meta["cache_key"] = key
-    ps.save(path)
+    try:
+        ps.save(path)
+    except OSError as e:
+        raise DataFormatError(f"{path}: cannot write the cache file ({type(e).__name__}: {e.strerror or e})") from e
     return ps
 
 
@@ -166,3 +193,25 @@ def prepare_cli(dataset: str, description: str, add_options=None, argv=None) -> 
                 print(f"  {k}: {len(ps.meta[k])} (see meta['{k}'])")
         out.append(path)
     return out
+
+
+def prepare_main(dataset: str, description: str, add_options=None, argv=None) -> int:
+    """Entry point of ``data_scripts/prepare_*.py``: :func:`prepare_cli`, with every error reported as one
+    line ``error: <file>: <problem>`` on stderr (no traceback; set ``POSECORE_TRACEBACK=1`` to get one)
+    and warnings as ``warning: <message>`` lines. Returns the exit status (0 ok, 1 error)."""
+    import warnings
+    warnings.formatwarning = lambda message, category, *a, **k: f"warning: {one_line(message)}\n"
+    try:
+        prepare_cli(dataset, description, add_options, argv)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 -- the one place that turns any failure into one line
+        if os.environ.get("POSECORE_TRACEBACK"):
+            raise
+        expected = isinstance(e, (ValueError, OSError))
+        msg = one_line(e) if expected else f"unexpected {type(e).__name__}: {one_line(e)} (a bug: please report it; " \
+                                             "POSECORE_TRACEBACK=1 shows the traceback)"
+        print(f"error: {msg}", file=sys.stderr)
+        return 1
+    return 0
