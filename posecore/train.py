@@ -5,14 +5,34 @@ The loop is generic: a chapter supplies ``batch_fn(step) -> batch`` (determinist
 resumed run sees the same batches) and ``step_fn(batch, step) -> dict of floats`` that does the
 forward pass, the backward pass and the optimizer steps itself (so a GAN with two optimizers fits the
 same loop). :func:`fit` steps the schedulers once per step, logs, checkpoints and resumes.
+
+Checkpoints go to :func:`checkpoint_dir` (``$POSECORE_CHECKPOINTS``, else ``checkpoints/`` in the user
+cache folder of :func:`posecore.cache.cache_root`), named by :func:`checkpoint_path` after the config
+and, optionally, a digest of the code that trains them (:func:`code_digest`): a changed model or
+recipe file trains into a new checkpoint, and :func:`load_or_train` retrains a finished checkpoint
+whose stored code digest differs.
+
+Several processes (``torchrun``): call :func:`init_distributed` first; :func:`fit` then runs
+data-parallel with DistributedDataParallel semantics without any change to ``step_fn`` or
+``batch_fn``: it broadcasts the models from rank 0, gives ``step_fn`` this rank's contiguous shard of
+the global batch (:func:`shard_batch`), averages the gradients of each optimizer's parameters over the
+ranks just before that optimizer steps (like Horovod's DistributedOptimizer), and only rank 0 writes
+checkpoints and shows progress. The losses must be means over the batch (then the averaged gradient
+is the full-batch gradient); BatchNorm statistics are computed per rank on its shard (convert the model
+with ``torch.nn.SyncBatchNorm.convert_sync_batchnorm`` on CUDA for batch-wide statistics), and rank 0's
+running statistics are copied to every rank at each checkpoint and at the end.
 """
 from __future__ import annotations
 
+import contextvars
+import functools
 import hashlib
 import json
 import os
 import random
+import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -46,17 +66,339 @@ def select_device(device: str = "auto") -> torch.device:
 
 
 def checkpoint_dir() -> Path:
-    """$POSECORE_CHECKPOINTS or ``data/cache/checkpoints`` at the repository root."""
+    """``$POSECORE_CHECKPOINTS``, else ``<cache root>/checkpoints`` (:func:`posecore.cache.cache_root`:
+    ``$POSECORE_CACHE`` or the user cache folder, ``~/.cache/posecore`` on Linux). Not created."""
     env = os.environ.get("POSECORE_CHECKPOINTS")
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "cache" / "checkpoints"
+    if env:
+        return Path(env).expanduser()
+    from .cache import cache_root
+    return cache_root() / "checkpoints"
+
+
+def _plain(config):
+    """Dataclasses (also nested in dicts/lists) as dicts, for hashing."""
+    if hasattr(config, "__dataclass_fields__") and not isinstance(config, type):
+        from dataclasses import asdict
+        return asdict(config)
+    if isinstance(config, dict):
+        return {k: _plain(v) for k, v in config.items()}
+    if isinstance(config, (list, tuple)):
+        return [_plain(v) for v in config]
+    return config
 
 
 def config_hash(config) -> str:
     """A short stable hash of a JSON-able config (dict or dataclass)."""
-    if hasattr(config, "__dataclass_fields__"):
-        from dataclasses import asdict
-        config = asdict(config)
-    return hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return hashlib.sha1(json.dumps(_plain(config), sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+# --- code digests ---------------------------------------------------------------------------------
+
+def _module_file(name: str) -> Path | None:
+    """The source file of module ``name`` (``pkg/mod.py`` or ``pkg/mod/__init__.py``), found from the
+    top-level package's location without importing anything below it; None if there is none."""
+    import importlib.util
+    import sys
+    top, *rest = name.split(".")
+    mod = sys.modules.get(top)
+    locations = list(getattr(mod, "__path__", []) or [])
+    origin = getattr(mod, "__file__", None)
+    if mod is None:
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            return None
+        locations = list(spec.submodule_search_locations or [])
+        origin = spec.origin
+    if not rest:
+        return Path(origin) if origin and str(origin).endswith(".py") else None
+    for loc in locations:
+        base = Path(loc).joinpath(*rest)
+        for cand in (base.with_suffix(".py"), base / "__init__.py"):
+            if cand.is_file():
+                return cand
+    return None
+
+
+def _read_source(path: Path) -> str:
+    """The source text of one module file (a separate function so tests can substitute it)."""
+    return Path(path).read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1024)
+def _imported_modules(name: str, source: str, is_package: bool) -> frozenset[str]:
+    """Dotted names of the modules of ``name``'s top-level package that ``source`` imports
+    (absolute and relative imports, anywhere in the file; ``from X import y`` names ``X.y`` when that
+    is a module, else ``X``)."""
+    import ast
+    top = name.split(".")[0]
+    package = name if is_package else name.rpartition(".")[0]
+    out = set()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return frozenset()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] == top:
+                    out.add(a.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".") if package else []
+                if node.level - 1 > len(parts):
+                    continue
+                base = ".".join(parts[:len(parts) - (node.level - 1)])
+                base = ".".join(p for p in (base, node.module or "") if p)
+            else:
+                base = node.module or ""
+            if not base or base.split(".")[0] != top:
+                continue
+            out.add(base)
+            for a in node.names:
+                if a.name != "*" and _module_file(f"{base}.{a.name}") is not None:
+                    out.add(f"{base}.{a.name}")
+    return frozenset(out)
+
+
+def _module_name(m) -> str:
+    if isinstance(m, str):
+        return m
+    name = getattr(m, "__name__", None)
+    if not isinstance(name, str):
+        raise TypeError(f"code_digest takes modules or dotted module names, got {m!r}")
+    return name
+
+
+def code_digest(*modules) -> str:
+    """A 16-hex-digit digest of the source of ``modules`` (module objects or dotted names, e.g.
+    ``"posecore.recipes.zhou"``) and, recursively, of every module of the same top-level package
+    (``posecore``) that they import, with absolute or relative imports, and of the packages'
+    ``__init__`` files: a change in a model, loss or recipe file used by a recipe changes the digest.
+    Raises ValueError for a module whose source cannot be found."""
+    names = [_module_name(m) for m in modules]
+    seen: dict[str, str] = {}
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            if name in names:
+                raise ValueError(f"code_digest: no source file for module {name!r}")
+            continue  # e.g. a name imported from a package that is not a module
+        src = _read_source(path)
+        seen[name] = src
+        is_pkg = path.name == "__init__.py"
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]       # enclosing packages
+        todo += sorted(_imported_modules(name, src, is_pkg))
+    h = hashlib.sha256()
+    for name in sorted(seen):
+        h.update(name.encode() + b"\0" + seen[name].encode("utf-8") + b"\0")
+    return h.hexdigest()[:16]
+
+
+_DIGEST_RE = re.compile(r"[0-9a-f]{16}")
+
+
+def _resolve_code(code) -> str | None:
+    """``code`` arguments: None/() -> None; a digest from :func:`code_digest` -> itself; a module, a
+    dotted name or a sequence of them -> their :func:`code_digest`."""
+    if code is None:
+        return None
+    if isinstance(code, str):
+        return code if _DIGEST_RE.fullmatch(code) else code_digest(code)
+    if isinstance(code, (list, tuple, set, frozenset)):
+        return code_digest(*code) if code else None
+    return code_digest(code)
+
+
+def checkpoint_path(name: str, config, code=()) -> Path:
+    """``checkpoint_dir()/<name>-<hash>.pt`` where the hash is :func:`config_hash` of ``config`` or,
+    with ``code`` (modules or dotted names), of ``{'config': config, 'code': code_digest(*code)}``: a
+    changed config or a changed source file trains into a new checkpoint."""
+    digest = _resolve_code(code)
+    key = config_hash(config) if digest is None else config_hash({"config": _plain(config), "code": digest})
+    return checkpoint_dir() / f"{name}-{key}.pt"
+
+
+# --- several processes (torchrun) ---------------------------------------------------------------
+
+def _dist():
+    """torch.distributed when a process group with more than one process is initialised, else None."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist
+    return None
+
+
+def init_distributed(backend: str | None = None, timeout_s: float | None = None) -> bool:
+    """Join the process group that ``torchrun`` describes (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+    ``MASTER_ADDR``, ``MASTER_PORT``): backend ``nccl`` on CUDA (and ``torch.cuda.set_device(LOCAL_RANK)``,
+    so ``select_device('auto')`` gives this process's GPU), ``gloo`` on CPU. A no-op returning False
+    for a single process (no ``WORLD_SIZE`` or ``WORLD_SIZE=1``); True when the group is (or was
+    already) initialised. Destroy it at the end with ``torch.distributed.destroy_process_group()``."""
+    import torch.distributed as dist
+    if not dist.is_available():
+        return False
+    if dist.is_initialized():
+        return True
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    kwargs = {}
+    if timeout_s is not None:
+        from datetime import timedelta
+        kwargs["timeout"] = timedelta(seconds=timeout_s)
+    dist.init_process_group(backend=backend, init_method="env://", **kwargs)
+    return True
+
+
+def _rank() -> int:
+    import torch.distributed as dist
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _world_size() -> int:
+    import torch.distributed as dist
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def rank() -> int:
+    """This process's rank in the initialised process group; 0 without one."""
+    return _rank()
+
+
+def world_size() -> int:
+    """The number of processes in the initialised process group; 1 without one."""
+    return _world_size()
+
+
+def is_main() -> bool:
+    """True on rank 0 (and in a single process): the process that writes checkpoints and logs."""
+    return _rank() == 0
+
+
+def shard_batch(batch, rank: int | None = None, world_size: int | None = None):
+    """This rank's part of a global batch: every tensor / ndarray with at least one dimension is
+    split along dim 0 into ``world_size`` equal contiguous chunks (ValueError if its length is not
+    divisible); tuples, lists and dicts are split elementwise (recursively); anything else (a
+    torch.Generator, a number, a 0-d tensor, a string) is passed through unchanged."""
+    r = _rank() if rank is None else int(rank)
+    w = _world_size() if world_size is None else int(world_size)
+    if w == 1:
+        return batch
+
+    def split(x, where):
+        if isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim >= 1:
+            n = x.shape[0]
+            if n % w:
+                raise ValueError(f"batch item {where or 'batch'} has {n} rows, not divisible by the "
+                                 f"{w} processes; use a batch size that is a multiple of the world size")
+            k = n // w
+            return x[r * k:(r + 1) * k]
+        if isinstance(x, dict):
+            return type(x)((key, split(v, f"{where}[{key!r}]")) for key, v in x.items())
+        if isinstance(x, tuple) and hasattr(x, "_fields"):                  # namedtuple
+            return type(x)(*(split(v, f"{where}.{f}") for f, v in zip(x._fields, x)))
+        if isinstance(x, (tuple, list)):
+            return type(x)(split(v, f"{where}[{i}]") for i, v in enumerate(x))
+        return x
+    return split(batch, "")
+
+
+def _comm_device(dist) -> torch.device:
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def _broadcast_tensors(dist, tensors, src: int = 0) -> None:
+    dev = _comm_device(dist)
+    for t in tensors:
+        buf = t.data if t.device == dev else t.data.to(dev)
+        dist.broadcast(buf, src=src)
+        if buf is not t.data:
+            t.data.copy_(buf)
+
+
+def _broadcast_models(dist, models: dict, buffers_only: bool = False) -> None:
+    for m in models.values():
+        ts = list(m.buffers()) if buffers_only else list(m.parameters()) + list(m.buffers())
+        _broadcast_tensors(dist, [t for t in ts if t.numel()])
+
+
+def _average_grads(dist, params) -> None:
+    """All-reduce (mean) the gradients of ``params`` over the ranks, in one flat buffer per
+    (device, dtype). A parameter without a gradient on some ranks gets zeros there; one without a
+    gradient on every rank keeps ``grad = None``."""
+    params = [p for p in params if p.requires_grad]
+    if not params:
+        return
+    dev = _comm_device(dist)
+    w = dist.get_world_size()
+    has = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=dev)
+    dist.all_reduce(has)
+    groups: dict = {}
+    for p, h in zip(params, has.tolist()):
+        if not h:
+            continue
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        if p.grad.is_sparse:
+            raise ValueError("distributed fit does not support sparse gradients")
+        groups.setdefault((p.grad.device, p.grad.dtype), []).append(p)
+    for ps in groups.values():
+        flat = torch.cat([p.grad.reshape(-1) for p in ps]).to(dev)
+        dist.all_reduce(flat)
+        flat /= w
+        i = 0
+        for p in ps:
+            n = p.grad.numel()
+            p.grad.copy_(flat[i:i + n].view_as(p.grad))
+            i += n
+
+
+def _wrap_optimizer_steps(dist, optimizers: dict) -> Callable[[], None]:
+    """Make each optimizer average its parameters' gradients over the ranks before stepping; return
+    the function that restores the original ``step``."""
+    restore = []
+    for opt in optimizers.values():
+        had = "step" in vars(opt)
+        prev = vars(opt).get("step")
+        inner = opt.step
+
+        @functools.wraps(inner)        # keeps the LR schedulers' marker on a step they wrapped
+        def step(*args, _inner=inner, _opt=opt, **kwargs):
+            _average_grads(dist, [p for g in _opt.param_groups for p in g["params"]])
+            return _inner(*args, **kwargs)
+        opt.step = step
+        restore.append((opt, had, prev))
+
+    def undo():
+        for opt, had, prev in restore:
+            if had:
+                opt.step = prev
+            else:
+                vars(opt).pop("step", None)
+    return undo
+
+
+def _mean_logs(dist, logs: dict) -> dict:
+    """The logged values averaged over the ranks (each key over the ranks that logged it)."""
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, logs)
+    keys = list(logs) + [k for g in gathered for k in g if k not in logs]
+    out = {}
+    for k in dict.fromkeys(keys):
+        vals = [g[k] for g in gathered if k in g]
+        out[k] = float(sum(vals) / len(vals))
+    return out
 
 
 @dataclass
@@ -106,12 +448,15 @@ def _set_rng_state(st: dict) -> None:
 
 
 def save_checkpoint(path, *, step: int, models: dict, optimizers: dict | None = None,
-                    schedulers: dict | None = None, config=None, history=None, finished=False) -> Path:
-    """Write a checkpoint atomically (temp file + rename): models, optimizers, schedulers, RNG, step."""
+                    schedulers: dict | None = None, config=None, history=None, finished=False,
+                    code=None) -> Path:
+    """Write a checkpoint atomically (temp file + rename): models, optimizers, schedulers, RNG, step,
+    and the code digest of ``code`` (modules, dotted names or a digest, see :func:`code_digest`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
         "step": step, "finished": finished, "config_hash": config_hash(config or {}), "config": config,
+        "code_digest": _resolve_code(code),
         "models": {k: m.state_dict() for k, m in models.items()},
         "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
         "schedulers": {k: s.state_dict() for k, s in (schedulers or {}).items()},
@@ -123,17 +468,35 @@ def save_checkpoint(path, *, step: int, models: dict, optimizers: dict | None = 
     return path
 
 
-def load_checkpoint(path, *, models: dict, optimizers: dict | None = None, schedulers: dict | None = None,
-                    config=None, restore_rng: bool = True) -> dict:
-    """Load a checkpoint into the given objects; raise ValueError if it was written for another
-    config or lacks one of the models. Returns the raw blob (step, history, finished)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+def _read_blob(path: Path) -> dict:
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
+        return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # corrupt / truncated file
         raise ValueError(f"{path}: corrupt or unreadable checkpoint ({e})") from e
+
+
+def _read_blob_everywhere(path: Path):
+    """The checkpoint blob (None when there is no file), as rank 0 reads it: with several processes
+    rank 0 reads the file and sends it to the others, so every rank resumes from the same state even
+    when the checkpoint folder is not shared between nodes. A read error is raised on every rank."""
+    dist = _dist()
+    if dist is None:
+        return _read_blob(path) if path.exists() else None
+    msg = [None]
+    if dist.get_rank() == 0:
+        try:
+            msg = [("ok", _read_blob(path) if path.exists() else None)]
+        except ValueError as e:
+            msg = [("error", str(e))]
+    dist.broadcast_object_list(msg, src=0)
+    status, payload = msg[0]
+    if status == "error":
+        raise ValueError(payload)
+    return payload
+
+
+def _apply_blob(path: Path, blob: dict, *, models: dict, optimizers: dict | None = None,
+                schedulers: dict | None = None, config=None, restore_rng: bool = True) -> dict:
     if config is not None and blob.get("config_hash") != config_hash(config):
         raise ValueError(f"{path}: checkpoint is from another configuration "
                          f"(saved {blob.get('config')}, asked {config}); delete it or use another path")
@@ -155,69 +518,157 @@ def load_checkpoint(path, *, models: dict, optimizers: dict | None = None, sched
     return blob
 
 
+def load_checkpoint(path, *, models: dict, optimizers: dict | None = None, schedulers: dict | None = None,
+                    config=None, restore_rng: bool = True, code=None) -> dict:
+    """Load a checkpoint into the given objects; raise ValueError if it was written for another
+    config, by other code (when ``code`` is given: modules, names or a digest) or lacks one of the
+    models. Returns the raw blob (step, history, finished)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    blob = _read_blob(path)
+    digest = _resolve_code(code)
+    if digest is not None and blob.get("code_digest") != digest:
+        raise ValueError(f"{path}: checkpoint was trained by other code (code digest "
+                         f"{blob.get('code_digest')}, now {digest}); retrain it")
+    return _apply_blob(path, blob, models=models, optimizers=optimizers, schedulers=schedulers,
+                       config=config, restore_rng=restore_rng)
+
+
+# the code digest that load_or_train expects for a checkpoint path, for the fit() that its
+# train_fn runs (recipes call fit without ``code``)
+_EXPECTED_CODE: contextvars.ContextVar[dict] = contextvars.ContextVar("posecore_expected_code", default={})
+
+
+def _path_key(path) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
 def fit(step_fn: Callable, batch_fn: Callable[[int], object], *, models: dict, optimizers: dict,
         num_steps: int, schedulers: dict | None = None, checkpoint=None, config=None,
         checkpoint_every: int = 500, callbacks: Iterable[Callback] = (), desc: str = "train",
-        log_every: int = 10, progress: bool = True) -> list[dict]:
+        log_every: int = 10, progress: bool = True, code=None,
+        shard_fn: Callable | None = None) -> list[dict]:
     """Run ``num_steps`` training steps (1-based step numbers) and return the history of logs.
 
     ``step_fn(batch, step) -> dict[str, float]``; ``batch_fn(step) -> batch``. With ``checkpoint``
     (a path) the run resumes from it when present (exactly: models, optimizers, schedulers, RNG and
-    step) and writes it every ``checkpoint_every`` steps and at the end."""
+    step) and writes it every ``checkpoint_every`` steps and at the end. ``code`` (modules, dotted
+    names or a :func:`code_digest`) is stored in the checkpoint; a checkpoint written by other code is
+    not resumed but trained again from step 0 (with a warning).
+
+    Under ``torchrun`` (after :func:`init_distributed`) the models are broadcast from rank 0, each
+    rank's ``step_fn`` gets ``shard_fn(batch)`` (default :func:`shard_batch`: its contiguous
+    1/world_size of every batch tensor), each optimizer averages its gradients over the ranks before
+    stepping, the logged values are averaged over the ranks, only rank 0 writes the checkpoint and
+    shows the progress bar, and every rank resumes from rank 0's checkpoint. Callbacks run on every
+    rank (use :func:`is_main` for side effects); a stop is applied on every rank."""
     if num_steps < 0:
         raise ValueError(f"num_steps must be >= 0, got {num_steps}")
     schedulers = schedulers or {}
+    dist = _dist()
+    main = dist is None or dist.get_rank() == 0
+    shard = shard_fn or shard_batch
+    digest = _resolve_code(code)
+    if digest is None and checkpoint is not None:
+        digest = _EXPECTED_CODE.get().get(_path_key(checkpoint))
     history, start = [], 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        blob = load_checkpoint(checkpoint, models=models, optimizers=optimizers, schedulers=schedulers,
-                               config=config)
-        start, history = int(blob["step"]), list(blob.get("history", []))
-    for m in models.values():
-        m.train()
-    state = TrainState(step=start, num_steps=num_steps, logs={}, history=history, models=models)
-    callbacks = list(callbacks)
-    for cb in callbacks:
-        cb.on_train_start(state)
-    bar = tqdm(range(start + 1, num_steps + 1), desc=desc, initial=start, total=num_steps,
-               disable=not progress, mininterval=1.0, leave=False)
-    t0 = time.perf_counter()
-    for step in bar:
-        logs = dict(step_fn(batch_fn(step), step))
-        for s in schedulers.values():
-            s.step()
-        state.step, state.logs = step, logs
-        stop = False
+    if checkpoint is not None:
+        checkpoint = Path(checkpoint)
+        blob = _read_blob_everywhere(checkpoint)
+        if blob is not None and digest is not None and blob.get("code_digest") != digest:
+            if main:
+                warnings.warn(f"{checkpoint}: written by other code (code digest {blob.get('code_digest')}, "
+                              f"now {digest}): training again from step 0", stacklevel=2)
+            blob = None
+        if blob is not None:
+            _apply_blob(checkpoint, blob, models=models, optimizers=optimizers, schedulers=schedulers,
+                        config=config)
+            start, history = int(blob["step"]), list(blob.get("history", []))
+    undo = None
+    if dist is not None:
+        _broadcast_models(dist, models)
+        undo = _wrap_optimizer_steps(dist, optimizers)
+    try:
+        for m in models.values():
+            m.train()
+        state = TrainState(step=start, num_steps=num_steps, logs={}, history=history, models=models)
+        callbacks = list(callbacks)
         for cb in callbacks:
-            stop = bool(cb.on_step_end(state)) or stop
-        if step % log_every == 0 or step == num_steps or stop:
-            logs = {k: float(v) for k, v in logs.items()}
-            logs["step"] = step
-            logs["time_s"] = time.perf_counter() - t0
-            history.append(logs)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k not in ("step", "time_s")}, refresh=False)
-        if checkpoint is not None and (step % checkpoint_every == 0 or step == num_steps or stop):
-            save_checkpoint(checkpoint, step=step, models=models, optimizers=optimizers, schedulers=schedulers,
-                            config=config, history=history, finished=(step == num_steps or stop))
-        if stop:
-            break
-    bar.close()
-    for cb in callbacks:
-        cb.on_train_end(state)
+            cb.on_train_start(state)
+        bar = tqdm(range(start + 1, num_steps + 1), desc=desc, initial=start, total=num_steps,
+                   disable=not (progress and main), mininterval=1.0, leave=False)
+        t0 = time.perf_counter()
+        for step in bar:
+            batch = batch_fn(step)
+            logs = dict(step_fn(shard(batch) if dist is not None else batch, step))
+            for s in schedulers.values():
+                s.step()
+            state.step, state.logs = step, logs
+            stop = False
+            for cb in callbacks:
+                stop = bool(cb.on_step_end(state)) or stop
+            if dist is not None and callbacks:          # every rank stops at the same step
+                flag = torch.tensor([float(stop)], device=_comm_device(dist))
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                stop = bool(flag.item())
+            if step % log_every == 0 or step == num_steps or stop:
+                logs = {k: float(v) for k, v in state.logs.items()}
+                if dist is not None:
+                    logs = _mean_logs(dist, logs)
+                logs["step"] = step
+                logs["time_s"] = time.perf_counter() - t0
+                history.append(logs)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k not in ("step", "time_s")},
+                                refresh=False)
+            if checkpoint is not None and (step % checkpoint_every == 0 or step == num_steps or stop):
+                if dist is not None:
+                    _broadcast_models(dist, models, buffers_only=True)   # e.g. BatchNorm statistics
+                if main:
+                    save_checkpoint(checkpoint, step=step, models=models, optimizers=optimizers,
+                                    schedulers=schedulers, config=config, history=history,
+                                    finished=(step == num_steps or stop), code=digest)
+                if dist is not None:
+                    dist.barrier()
+            if stop:
+                break
+        bar.close()
+        if dist is not None:
+            _broadcast_models(dist, models, buffers_only=True)
+        for cb in callbacks:
+            cb.on_train_end(state)
+    finally:
+        if undo is not None:
+            undo()
     for m in models.values():
         m.eval()
     return history
 
 
-def load_or_train(checkpoint, models: dict, train_fn: Callable[[], object], config=None) -> list[dict]:
-    """If ``checkpoint`` holds a finished run of this ``config``, load it into ``models`` and return
-    its history; otherwise call ``train_fn()`` (which should call :func:`fit` with the same
-    checkpoint, so an interrupted run resumes) and return what it returns."""
+def load_or_train(checkpoint, models: dict, train_fn: Callable[[], object], config=None,
+                  code=None) -> list[dict]:
+    """If ``checkpoint`` holds a finished run of this ``config`` (and, with ``code``: modules, dotted
+    names or a :func:`code_digest`, of this code), load it into ``models`` and return its history;
+    otherwise call ``train_fn()`` (which should call :func:`fit` with the same checkpoint, so an
+    interrupted run resumes) and return what it returns. A checkpoint of other code is trained again:
+    the :func:`fit` inside ``train_fn`` learns the expected digest from here. With several processes,
+    rank 0's checkpoint decides for every rank."""
     path = Path(checkpoint)
-    if path.exists():
-        blob = torch.load(path, map_location="cpu", weights_only=False)
-        if blob.get("finished") and blob.get("config_hash") == config_hash(config or {}):
-            load_checkpoint(path, models=models, config=config, restore_rng=False)
-            for m in models.values():
-                m.eval()
-            return list(blob.get("history", []))
-    return train_fn()
+    digest = _resolve_code(code)
+    try:
+        blob = _read_blob_everywhere(path)
+    except ValueError:
+        blob = None                                   # unreadable: let fit() report it
+    if (blob is not None and blob.get("finished") and blob.get("config_hash") == config_hash(config or {})
+            and (digest is None or blob.get("code_digest") == digest)):
+        _apply_blob(path, blob, models=models, config=config, restore_rng=False)
+        for m in models.values():
+            m.eval()
+        return list(blob.get("history", []))
+    if digest is None:
+        return train_fn()
+    token = _EXPECTED_CODE.set({**_EXPECTED_CODE.get(), _path_key(path): digest})
+    try:
+        return train_fn()
+    finally:
+        _EXPECTED_CODE.reset(token)
