@@ -19,7 +19,7 @@ TEST_ENV  := POSECORE_RESULTS=$(CURDIR)/_build/test_results
 # OpenMP threads made steps 5-50x slower on a loaded machine)
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: venv data book execute build test unit nbval browser-book browser-book-papermill browser chromium bench clean
+.PHONY: venv data book execute build test unit nbval browser-book browser-book-papermill browser chromium bench checkpoints clean lab
 
 venv: $(STAMP)
 
@@ -57,22 +57,29 @@ unit: venv
 # --dist loadfile keeps each notebook's cells on one worker, in order. The executed notebooks are
 # kept (POSECORE_NBVAL_CAPTURE, see posecore.book.NbvalCapture) and become the smoke book that the
 # browser test opens: every notebook runs once in `make test`.
+# One pytest run per phase folder, in order (posecore.book.execution_phases): _build/nbval/phase2
+# holds the notebooks that read the results the others write (the summary chapter), so they start
+# only when every notebook of phase1 has finished.
 nbval: venv data
 	$(BIN)/python -m posecore.book nbval --out _build/nbval
 	rm -rf $(TEST_BOOK)/executed
-	$(TEST_ENV) POSECORE_PROFILE=smoke OMP_NUM_THREADS=1 POSECORE_NBVAL_CAPTURE=$(CURDIR)/$(TEST_BOOK)/executed \
-		$(BIN)/python -m pytest _build/nbval -q --nbval-lax --nbval-current-env \
-		-n $(JOBS) --dist loadfile -p no:cacheprovider
+	for phase in _build/nbval/phase*/; do \
+		echo "nbval: $$phase"; \
+		$(TEST_ENV) POSECORE_PROFILE=smoke OMP_NUM_THREADS=1 POSECORE_NBVAL_CAPTURE=$(CURDIR)/$(TEST_BOOK)/executed \
+			$(BIN)/python -m pytest "$$phase" -q --nbval-lax --nbval-current-env \
+			-n $(JOBS) --dist loadfile -p no:cacheprovider; \
+	done
 
 # the smoke book (a separate build: _build/html is untouched); `make browser-book-papermill`
 # executes it with papermill instead of reusing the nbval run
+# (--clean: no page of an earlier build survives, the test compares the pages with the toc)
 browser-book: venv
 	@test -d $(TEST_BOOK)/executed || { echo "run 'make nbval' first"; exit 1; }
-	$(BIN)/python -m posecore.book build --executed $(TEST_BOOK)/executed --out $(TEST_BOOK)
+	$(BIN)/python -m posecore.book build --executed $(TEST_BOOK)/executed --out $(TEST_BOOK) --clean
 
 browser-book-papermill: venv data
 	$(TEST_ENV) $(BIN)/python -m posecore.book execute --profile smoke --out $(TEST_BOOK)/executed -j $(JOBS)
-	$(BIN)/python -m posecore.book build --executed $(TEST_BOOK)/executed --out $(TEST_BOOK)
+	$(BIN)/python -m posecore.book build --executed $(TEST_BOOK)/executed --out $(TEST_BOOK) --clean
 
 browser: browser-book
 	POSECORE_BOOK_HTML=$(CURDIR)/$(TEST_BOOK)/_build/html $(BIN)/python -m pytest tests/test_book_build.py -q -rs
@@ -102,5 +109,29 @@ bench: venv data
 	if [ $${#files[@]} -eq 0 ]; then echo "bench: no benchmarks/bench_*.py yet"; exit 0; fi; \
 	for f in "$${files[@]}"; do echo "=== $$f"; $(BIN)/python "$$f"; done
 
+# --- shipped lifters ---------------------------------------------------------------------------
+# posecore/weights/{martinez,wang}.pt (+ README.md): the default lifters of `posecore lift`, trained
+# deterministically on one thread (a few minutes; --check-determinism trains twice and compares bytes)
+checkpoints: venv data
+	OMP_NUM_THREADS=1 $(BIN)/python data_scripts/make_checkpoints.py
+
 clean:
 	rm -rf _build
+
+# --- JupyterLab -------------------------------------------------------------------------------
+# JupyterLab on the chapters: jupytext (its contents manager and JupyterLab extension) opens the
+# notebooks/*.py sources as notebooks and saves them back as py:percent with jupytext.toml's
+# filters. The server's root is the repository (jupytext looks for jupytext.toml from the notebook
+# up to the root) and it opens on notebooks/. _build/jupyter holds a `python3` kernel named
+# "Python 3" as in the chapters' headers (ipykernel's own is "Python 3 (ipykernel)", which JupyterLab
+# would write into the header on save) and the setting that makes a .py open as a notebook.
+#   make lab LAB_ARGS="--no-browser --port 8890"
+lab: venv
+	mkdir -p _build/jupyter/kernels/python3 _build/jupyter/lab-settings/overrides.d
+	printf '%s\n' '{"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],' \
+		' "display_name": "Python 3", "language": "python"}' > _build/jupyter/kernels/python3/kernel.json
+	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin":' \
+		' {"defaultViewers": {"python": "Jupytext Notebook"}}}' > _build/jupyter/lab-settings/overrides.d/posecore.json
+	JUPYTER_PATH=$(CURDIR)/_build/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} \
+		$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks \
+		--LabApp.app_settings_dir=$(CURDIR)/_build/jupyter/lab-settings $(LAB_ARGS)

@@ -36,9 +36,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+import posecore.params
 from posecore import camera, metrics, profiles, results, skeleton, viz
 from posecore.data import embedded, load
 
+posecore.params.validate()  # a misspelt or wrongly typed papermill `-p` parameter fails here, by name
 profile = profiles.resolve(profile)
 profiles.check_choice("dataset", dataset, ("synth",))  # this chapter describes the embedded data
 
@@ -211,6 +213,8 @@ for r, (kind, ds, idx) in enumerate(rows):
     for c in range(cfg.n_images):
         viz.image_with_skeleton(axes[r, c], batch["image"][c].permute(1, 2, 0).numpy(),
                                 batch["joints_2d"][c].numpy(), title=kind if c == 0 else None)
+        # keep the image's own limits: fit the equal aspect by resizing the box, not the limits
+        axes[r, c].set_adjustable("box")
 plt.tight_layout()
 plt.show()
 print(f"rendered {len(rows) * cfg.n_images} images at {res} px in {time.perf_counter() - t0:.2f} s "
@@ -223,6 +227,11 @@ print(f"rendered {len(rows) * cfg.n_images} images at {res} px in {time.perf_cou
 # side by side, then a whole wild clip as an animation with a frame slider.
 
 # %%
+def front_view(fig):
+    """Seen from the front, the depth axis points at the reader: its tick labels would pile up."""
+    return fig.update_scenes(yaxis_showticklabels=False)
+
+
 lab_pose = splits["test"].poses_3d[rng.integers(len(splits["test"]))]
 wild_pose = splits["wild_test"].poses_3d[rng.integers(len(splits["wild_test"]))]
 viz.show(viz.skeleton_figure([lab_pose, wild_pose], labels=["lab test", "wild test"], camera="iso",
@@ -234,8 +243,8 @@ clip = sorted(set(wt.sequence.tolist()))[0]
 sel = np.where(wt.sequence == clip)[0]
 seq = wt.poses_3d[sel[np.argsort(wt.frame[sel])]]
 seq = seq - seq[:, :1] + np.array([0, 0, 4000.0])  # root-centred for a steady view
-viz.show(viz.animation_figure(seq, fps=20, title=f"wild test clip {clip} ({wt.action[sel[0]]})",
-                              max_frames=profiles.pick(profile, smoke=20, quick=120, full=300)))
+viz.show(front_view(viz.animation_figure(seq, fps=20, title=f"wild test clip {clip} ({wt.action[sel[0]]})",
+                                         max_frames=profiles.pick(profile, smoke=20, quick=120, full=300))))
 
 # %% [markdown]
 # ## 4 · The metrics
@@ -268,8 +277,8 @@ for k, p in examples.items():
     md += (f"| {k} | {metrics.mpjpe(p, gt):.1f} | {metrics.p_mpjpe(p, gt):.1f} | {metrics.n_mpjpe(p, gt):.1f} | "
            f"{metrics.pck3d(p, gt):.1f} | {metrics.auc3d(p, gt):.1f} |\n")
 display(Markdown(md))
-viz.show(viz.skeleton_figure([moved[0], gt[0]], labels=["rotated + scaled", "ground truth"], mode="overlay",
-                             title="P-MPJPE removes scale, rotation and translation"))
+viz.show(front_view(viz.skeleton_figure([moved[0], gt[0]], labels=["rotated + scaled", "ground truth"],
+                                        mode="overlay", title="P-MPJPE removes scale, rotation and translation")))
 
 # %% [markdown]
 # ## 5 · Real datasets: the same interface
@@ -287,12 +296,13 @@ from posecore.data import fixtures  # noqa: E402
 from posecore.data.real import load_dataset  # noqa: E402
 
 with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as cache:
-    fixtures.write_h36m_npz(tmp, subjects=("S1", "S9"), n_frames=20)
+    # S9 and S11 make the whole test split (a missing subject would be reported with a warning)
+    fixtures.write_h36m_npz(tmp, subjects=("S1", "S9", "S11"), n_frames=20)
     fx = load_dataset("h36m", "test", tmp, cache_dir=cache)   # converted arrays go to the cache, never into tmp
 reproj = np.abs(camera.project(fx.poses_3d, fx.intrinsics, fx.distortion) - fx.poses_2d).max()
 print(f"fixture -> {fx.meta['dataset']} split {fx.meta['split']}: {len(fx)} samples, subjects "
       f"{sorted(set(fx.subject.tolist()))}, actions {sorted(set(fx.action.tolist()))[:5]}..., max |2D - proj(3D)| = {reproj:.3f} px")
-viz.show(viz.skeleton_figure(fx.poses_3d[0], labels=["fixture pose, camera frame"], camera="front"))
+viz.show(front_view(viz.skeleton_figure(fx.poses_3d[0], labels=["fixture pose, camera frame"], camera="front")))
 
 # %% [markdown]
 # ## 6 · Numbers written for the book
@@ -305,5 +315,6 @@ recs += [results.record("nearest_lab_pose_distance", float(gap[n].mean()), "mm",
          for n in gap]
 recs.append(results.record("share_views_above_30deg", float(100 * (views["wild_test"]["elevation_deg"] > 30).mean()),
                            "%", splits["wild_test"].meta["dataset"], profile, "wild_test"))
-print(results.write("00_foundations", recs))
+path = results.write("00_foundations", recs)
+print(f"{len(recs)} records -> {path.name} in the results folder")
 print(f"chapter ran in {time.perf_counter() - t_start:.1f} s")

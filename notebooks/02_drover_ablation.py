@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
+import posecore.params
 from posecore import data, metrics, profiles, results, train, viz
 from posecore.evaluate import check_claim, claim_records, evaluate_3d, markdown_table
 from posecore.models import drover
@@ -42,6 +43,7 @@ from posecore.recipes import drover as drover_recipe
 
 torch.set_num_threads(1)  # the book runs on 2 shared cores: one thread avoids BatchNorm thread stalls
 
+posecore.params.validate()
 profile = profiles.resolve(profile)
 # the ablation's own budget per profile (a narrower GAN than chapter 01 on CPU), on top of the recipe
 run_cfg = profiles.pick(
@@ -122,7 +124,8 @@ records = [results.record("p_mpjpe", x, "mm", ds, profile, "lab_test", model="Dr
            for f, v, x in rows]
 records.append(results.record("p_mpjpe", flat, "mm", ds, profile, "lab_test", model="flat baseline"))
 records += claim_records(claims, ds, profile, "lab_test")
-print(results.write("02_drover_ablation", records))
+path = results.write("02_drover_ablation", records)
+print(f"{len(records)} records -> {path.name} in the results folder")
 
 # %% [markdown]
 # ## Good and failed cases of the largest ensemble (Procrustes-aligned, interpolated joints for display)

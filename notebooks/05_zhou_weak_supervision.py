@@ -51,12 +51,14 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
+import posecore.params
 from posecore import metrics, profiles, results, viz
 from posecore.evaluate import check_claim, claim_records, table
 from posecore.recipes import zhou as zhou_recipe
 from posecore.train import select_device
 
 T0 = time.perf_counter()
+posecore.params.validate()
 profile = profiles.resolve(profile)
 profiles.check_choice("dataset", dataset, ("synth",) + tuple(d for d in profiles.DATASETS if d != "synth"))
 cfg = zhou_recipe.config(profile, seed=seed, resolution=resolution, batch_size=batch_size,
@@ -95,8 +97,8 @@ table(["bone", "canonical length (mm)"], [[k, v] for k, v in canon.items()])
 # %%
 b = d["images"]["wild_train"].get_batch(d["eval_idx"]["wild_train"][:4])
 b2 = d["images"]["train"].get_batch(d["pools"]["train"][:4])
-fig, axes = plt.subplots(1, 8, figsize=(16, 2.4))
-for i, ax in enumerate(axes):
+fig, axes = plt.subplots(2, 4, figsize=(10, 5.4))
+for i, ax in enumerate(axes.flat):
     bb, k = (b2, i) if i < 4 else (b, i - 4)
     viz.image_with_skeleton(ax, bb["image"][k].permute(1, 2, 0).numpy(), bb["joints_2d"][k].numpy(),
                             title=f"{'lab' if i < 4 else 'wild'} ({bb['scene'][k]})")
@@ -223,7 +225,7 @@ gate_text = "gate: lab PCKh@0.5 >= 85 % (ours: " + ", ".join(f"{v} {r['test']['p
 
 
 def claim(text, ok, detail):
-    return check_claim(claims, text, ok, detail + " (one seed)", profile=profile, gate=gate, gate_detail=gate_text)
+    check_claim(claims, text, ok, detail + " (one seed)", profile=profile, gate=gate, gate_detail=gate_text)
 
 
 claims = []
@@ -314,4 +316,4 @@ for v, r in runs.items():
         recs.append(results.record("mpjpe_pred2d_gt_depth", r[s]["mpjpe_gtdepth"], "mm", split=s, variant=v, **common))
 recs += claim_records(claims, common["dataset"], profile)
 path = results.write("05_zhou_weak_supervision", recs)
-print(f"{len(recs)} records -> {path}; chapter wall time {time.perf_counter() - T0:.0f} s")
+print(f"{len(recs)} records -> {path.name}; chapter wall time {time.perf_counter() - T0:.0f} s")

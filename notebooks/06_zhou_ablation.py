@@ -46,6 +46,7 @@ lambda_geo_sweep = None
 import dataclasses
 import time
 
+import posecore.params
 from posecore import metrics, profiles, results
 from posecore.camera import crop_to_image
 from posecore.evaluate import check_claim, claim_records, evaluate_images, table
@@ -57,6 +58,7 @@ from posecore.train import select_device
 
 
 T0 = time.perf_counter()
+posecore.params.validate()
 profile = profiles.resolve(profile)
 cfg = zhou_recipe.config(profile, seed=seed, resolution=resolution, batch_size=batch_size,
                          stage1_steps=stage1_steps, stage2_steps=stage2_steps, stage3_steps=stage3_steps,
@@ -177,4 +179,4 @@ for lam, r in sweep.items():
                                variant=f"lambda_geo={lam:g}", **common))
 recs += claim_records(claims, common["dataset"], profile)
 path = results.write("06_zhou_ablation", recs)
-print(f"{len(recs)} records -> {path}; chapter wall time {time.perf_counter() - T0:.0f} s")
+print(f"{len(recs)} records -> {path.name}; chapter wall time {time.perf_counter() - T0:.0f} s")

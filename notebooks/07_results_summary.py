@@ -30,12 +30,14 @@ import json
 
 from IPython.display import Markdown, display
 
+import posecore.params
 from posecore import profiles, results
 
+posecore.params.validate()
 profile = profiles.resolve(profile)
 directory = results.results_dir()
 files = sorted(p for p in directory.glob("*.json")) if directory.exists() else []
-print(f"results folder: {directory} ({len(files)} chapters)")
+print(f"results folder: {directory.name} ({len(files)} chapters)")
 
 # %%
 EXPECTED = ("00_foundations", "01_drover_lifting_gan", "02_drover_ablation", "03_wang_label_generator",
@@ -62,7 +64,8 @@ for path in files:
     records = json.loads(path.read_text())["records"]
     compared = [r for r in records if r.get("paper_value") is not None]
     shown = compared if compared else records[:20]
-    extra_keys = [k for k in ("model", "variant", "action", "scene") if any(k in r for r in shown)]
+    extra_keys = [k for k in ("model", "variant", "training", "factor", "value_of_factor", "dx", "action", "scene",
+                              "seeds") if any(k in r for r in shown)]
     head = "| " + " | ".join(["metric"] + extra_keys + ["ours", "paper", "unit", "data", "split", "profile"]) + " |"
     md = [f"### {path.stem}", f"{len(records)} records, {len(compared)} with a paper value"
           + ("" if compared else " (first 20 shown)"), "", head, "|" + "---|" * (head.count("|") - 1)]

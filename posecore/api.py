@@ -117,11 +117,17 @@ def checkpoint_sha256(model: str = "martinez", checkpoint=None) -> str:
 
 
 # --- loaders --------------------------------------------------------------------------------------
+def _float32(state: dict) -> dict:
+    """A state dict with float16 tensors (the shipped lifters store their weights in half precision
+    to stay small) cast back to float32."""
+    return {k: v.float() if v.dtype == torch.float16 else v for k, v in state.items()}
+
+
 @register("martinez")
 def _martinez(blob):
     cfg = MartinezConfig(**blob["config"])
     model = Standardised(MartinezNet(cfg), cfg.in_features, cfg.out_features)
-    model.load_state_dict(blob["models"]["model"])
+    model.load_state_dict(_float32(blob["models"]["model"]))
     model.eval()
     norm = blob.get("norm", "pixel")
     return lambda poses_2d, intrinsics=None: lift_with(model, poses_2d, intrinsics, norm)
@@ -133,10 +139,10 @@ def _wang(blob):
     models only) the root-relative reconstruction."""
     c = dict(blob["config"])
     cfg = WangConfig(dx=c["dx"], net=MartinezConfig(**c["net"]), gs_method=c["gs_method"],
-                     norm=c.get("norm", blob.get("norm", "pixel")))
+                     norm=c.get("norm", blob.get("norm", "pixel")), stereo=c.get("stereo", "views"))
     lifter = WangLifter(cfg)
-    lifter.synth.load_state_dict(blob["models"]["synth"])
-    lifter.recon.load_state_dict(blob["models"]["recon"])
+    lifter.synth.load_state_dict(_float32(blob["models"]["synth"]))
+    lifter.recon.load_state_dict(_float32(blob["models"]["recon"]))
 
     def run(poses_2d, intrinsics=None):
         if intrinsics is None:

@@ -10,7 +10,9 @@ Commands
               library code are unchanged since its last execution is skipped (``--force`` reruns)
 ``build``     ``jupyter-book build .`` over the executed notebooks; prints the path of index.html
 ``toc``       print (``--write``: rewrite) ``_toc.yml`` with every notebook under "Chapters"
-``nbval``     write unexecuted ipynb copies to ``_build/nbval/`` for ``pytest --nbval-lax``
+``nbval``     write unexecuted ipynb copies to ``_build/nbval/phase1/`` (and ``phase2/``: the
+              notebooks that read other chapters' results) for ``pytest --nbval-lax``, one pytest
+              run per phase folder, in order (see :func:`execution_phases`)
 
 Conventions
 -----------
@@ -21,9 +23,20 @@ Conventions
 * ``_toc.yml`` is static: each chapter is listed as ``- file: _build/executed/NN_name``. ``check``,
   ``execute`` and ``build`` fail, naming the line to add, when a notebook is missing from it;
   ``python -m posecore.book toc --write`` lists every notebook there.
+* A notebook that reads other chapters' results (:func:`reads_results`, e.g. the summary chapter)
+  runs after all the others have finished, in ``execute -j N`` and in ``make nbval`` alike.
+* Parameters given with ``execute -p NAME VALUE`` are checked against every selected notebook's
+  parameters cell before papermill starts (:func:`posecore.params.check`); each chapter also calls
+  :func:`posecore.params.validate` right after its parameters cell, for papermill run by hand.
 
 This module is also a Sphinx extension (listed in ``_config.yml``): it copies the installed plotly
-package's ``plotly.min.js`` into the book's ``_static/`` so that every page loads one local copy.
+package's ``plotly.min.js`` into the book's ``_static/`` so that every page loads one local copy,
+writes each script once per page (a Sphinx 7.4 bug wrote some inline scripts twice) and warns when
+``sphinx_thebe`` is loaded (the book runs no kernel; see ``_config.yml``).
+After a build, :func:`build` checks the pages: no asset from the network, no inline script written
+twice, exactly the toc's pages (plus genindex, search and the index redirect), and
+``_static/posecore.css`` linked from every page; it lists the executed notebooks' outputs that a
+reader should not see (:func:`output_problems`).
 """
 from __future__ import annotations
 
@@ -222,11 +235,7 @@ def execute_one(src: Path, out: Path, parameters: dict, timeout: int | None = No
     import nbformat
     import papermill as pm
     nb = read_notebook(src)
-    declared = check_parameters_cell(nb, src.name)
-    unknown = sorted(set(parameters) - set(declared))
-    if unknown:
-        raise BookError(f"{src.name}: parameters {unknown} are not in its parameters cell "
-                        f"(it declares {sorted(declared)})")
+    check_parameters(src, parameters, nb)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     env_profile = os.environ.get("POSECORE_PROFILE")
@@ -264,11 +273,31 @@ def _run_one(args) -> tuple[str, str, float, str]:
     return src.stem, status, dt, msg
 
 
+def check_parameters(src: Path, parameters: dict, nb=None) -> dict:
+    """Check ``parameters`` (name -> value, e.g. from ``execute -p``) against the notebook's
+    parameters cell (:func:`posecore.params.check`: declared names only, values of the defaults'
+    types); returns every parameter's value. Raises BookError naming the notebook and the problem."""
+    from .params import ParameterError, check
+    declared = check_parameters_cell(nb if nb is not None else read_notebook(src), src.name)
+    try:
+        return check(declared, parameters, where=f"{src.name}: ")
+    except ParameterError as e:
+        raise BookError(str(e)) from e
+
+
 def reads_results(src: Path) -> bool:
     """Whether a notebook reads other chapters' results (``posecore.results.read`` or
     ``results_dir``): such a notebook runs after the others and is stale when they change."""
     text = src.read_text()
     return "results.read(" in text or "results_dir(" in text
+
+
+def execution_phases(srcs: list[Path]) -> list[list[Path]]:
+    """``srcs`` split into the phases that must run one after the other: first the notebooks that
+    write results, then those that read other chapters' results (:func:`reads_results`); empty
+    phases are left out. Notebooks within a phase may run in parallel."""
+    phases = [[s for s in srcs if not reads_results(s)], [s for s in srcs if reads_results(s)]]
+    return [ph for ph in phases if ph]
 
 
 def results_digest() -> str:
@@ -296,10 +325,20 @@ def execute(profile: str, only=None, out_dir: Path = EXECUTED, force: bool = Fal
     if not srcs:
         raise BookError(f"no notebooks matching {NOTEBOOKS / NOTEBOOK_GLOB}")
     parameters = {"profile": profile, **(extra or {})}
+    # a typo or a wrongly typed -p value fails here, before any notebook starts
+    problems = []
+    for src in srcs:
+        try:
+            check_parameters(src, parameters)
+        except BookError as e:
+            problems.append(str(e))
+    if problems:
+        raise BookError("bad parameters (nothing was executed):\n  " + "\n  ".join(problems))
     lib = library_digest()
     out_dir = Path(out_dir)
     outs = [out_dir / f"{src.stem}.ipynb" for src in srcs]
-    phases = [[s for s in srcs if not reads_results(s)], [s for s in srcs if reads_results(s)]]
+    # the summary chapters start only when every other notebook has finished (and written results)
+    phases = execution_phases(srcs)
     print(f"executing up to {len(srcs)} notebook(s) with profile {profile!r}, kernel {KERNEL}, "
           f"cwd notebooks/, {jobs} at a time -> {out_dir}", flush=True)
     failures = []
@@ -361,23 +400,40 @@ def pytest_configure(config):
 """
 
 
+NBVAL_PHASE = "phase{}"
+
+
 def write_nbval_copies(out_dir: Path = NBVAL, only=None) -> list[Path]:
-    """Unexecuted ipynb copies of the notebooks for ``pytest --nbval-lax`` (old copies removed),
-    plus the conftest.py that registers :class:`NbvalCapture`."""
+    """Unexecuted ipynb copies of the notebooks for ``pytest --nbval-lax`` (old copies removed), one
+    folder per :func:`execution_phases` phase (``phase1/``, ``phase2/``: run one pytest per folder,
+    in order, so that the summary chapters find every other chapter's results), each with the
+    conftest.py that registers :class:`NbvalCapture`. Returns the notebook copies."""
     import nbformat
+    out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     outs = []
-    for src in notebook_sources(only):
-        nb = read_notebook(src)
-        check_parameters_cell(nb, src.name)
-        out = out_dir / f"{src.stem}.ipynb"
-        nbformat.write(nb, out)
-        outs.append(out)
-    (out_dir / "conftest.py").write_text(NBVAL_CONFTEST)
-    print(f"wrote {len(outs)} notebook(s) to {out_dir}")
+    for i, phase in enumerate(execution_phases(notebook_sources(only)), start=1):
+        folder = out_dir / NBVAL_PHASE.format(i)
+        folder.mkdir()
+        for src in phase:
+            nb = read_notebook(src)
+            check_parameters_cell(nb, src.name)
+            out = folder / f"{src.stem}.ipynb"
+            nbformat.write(nb, out)
+            outs.append(out)
+        # in each folder (not above them): found whatever pytest takes as its rootdir
+        (folder / "conftest.py").write_text(NBVAL_CONFTEST)
+    for folder in nbval_phase_dirs(out_dir):
+        print(f"wrote {folder}: {' '.join(p.stem for p in sorted(folder.glob('*.ipynb')))}")
     return outs
+
+
+def nbval_phase_dirs(out_dir: Path = NBVAL) -> list[Path]:
+    """The phase folders written by :func:`write_nbval_copies`, in the order they must run."""
+    return sorted((p for p in Path(out_dir).glob(NBVAL_PHASE.format("*")) if p.is_dir()),
+                  key=lambda p: int(p.name[len(NBVAL_PHASE.format("")):]))
 
 
 class NbvalCapture:
@@ -449,11 +505,163 @@ def external_assets(html_dir: Path) -> dict[str, list[str]]:
     return found
 
 
-def build(executed: Path = EXECUTED, out: Path | None = None, strict: bool = False, only=None) -> Path:
+# pages that Sphinx / Jupyter Book write besides the toc's (index.html redirects to the root page)
+EXTRA_PAGES = frozenset({"index.html", "genindex.html", "search.html"})
+BOOK_CSS = "posecore.css"
+# folders of a built book that hold assets, not pages (_static/ has the theme's template fragments)
+ASSET_DIRS = frozenset({"_static", "_sources", "_images", "_downloads", "_sphinx_design_static"})
+INLINE_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script>", re.IGNORECASE | re.DOTALL)
+
+
+def html_pages(html_dir: Path) -> list[str]:
+    """Every HTML page of a built book, relative to ``html_dir`` (POSIX), without the theme's
+    template fragments in ``_static/``."""
+    html_dir = Path(html_dir)
+    return sorted(p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html")
+                  if p.relative_to(html_dir).parts[0] not in ASSET_DIRS)
+
+
+def expected_pages(toc_path: Path = TOC) -> set[str]:
+    """The HTML pages a build from ``toc_path`` must produce: one per toc entry, plus :data:`EXTRA_PAGES`."""
+    return {re.sub(r"\.(md|ipynb)$", "", f) + ".html" for f in toc_files(toc_path)} | set(EXTRA_PAGES)
+
+
+def search_docnames(html_dir: Path) -> list[str]:
+    """The documents indexed for search (``docnames`` of ``searchindex.js``): what Sphinx built."""
+    text = (Path(html_dir) / "searchindex.js").read_text()
+    start, end = text.index("(") + 1, text.rindex(")")
+    return list(json.loads(text[start:end])["docnames"])
+
+
+def page_set_problems(html_dir: Path, toc_path: Path = TOC) -> list[str]:
+    """Differences between the pages of a built book and its toc: documents indexed for search
+    that the toc does not list (e.g. a stray ``.pytest_cache/README``), toc pages not built, and
+    HTML files that are neither (stale files of an earlier build count: build with ``clean``)."""
+    want_docs = {re.sub(r"\.(md|ipynb)$", "", f) for f in toc_files(toc_path)}
+    docs = set(search_docnames(html_dir))
+    pages = set(html_pages(html_dir))
+    want_pages = expected_pages(toc_path)
+    problems = []
+    if docs - want_docs:
+        problems.append(f"documents built and indexed for search but not in {toc_path.name}: "
+                        f"{sorted(docs - want_docs)} (exclude them in _config.yml's exclude_patterns)")
+    if want_docs - docs:
+        problems.append(f"toc entries that were not built: {sorted(want_docs - docs)}")
+    if pages - want_pages:
+        problems.append(f"HTML pages that are not in the toc: {sorted(pages - want_pages)}")
+    if want_pages - pages:
+        problems.append(f"HTML pages missing: {sorted(want_pages - pages)}")
+    return problems
+
+
+def duplicate_scripts(html_dir: Path) -> dict[str, list[str]]:
+    """Pages that contain the same script twice (one inline body, or one ``src``): a ``const`` or
+    ``let`` declared twice throws a SyntaxError in the browser."""
+    found = {}
+    for rel in html_pages(html_dir):
+        text = (Path(html_dir) / rel).read_text(errors="replace")
+        seen, dups = set(), []
+        for m in INLINE_SCRIPT.finditer(text):
+            attrs, body = m.group(1), m.group(2).strip()
+            src = re.search(r"""\bsrc\s*=\s*["']([^"']+)""", attrs)
+            kind = re.search(r"""\btype\s*=\s*["']?([^"'\s>]+)""", attrs)
+            if kind and kind.group(1).lower() not in ("text/javascript", "application/javascript", "module"):
+                continue  # data blocks (application/json, text/x-thebe-config, ...) are not run
+            key = ("src", src.group(1).split("?")[0]) if src else ("body", body)
+            if not src and not body:
+                continue
+            if key in seen:
+                dups.append(key[1][:120])
+            seen.add(key)
+        if dups:
+            found[rel] = dups
+    return found
+
+
+def pages_without_css(html_dir: Path, css: str = BOOK_CSS) -> list[str]:
+    """Pages that do not link ``_static/<css>``."""
+    pat = re.compile(r"<link\b[^>]*href=[\"'][^\"']*_static/" + re.escape(css), re.IGNORECASE)
+    return [rel for rel in html_pages(html_dir)
+            if rel != "index.html" and not pat.search((Path(html_dir) / rel).read_text(errors="replace"))]
+
+
+# absolute paths of the build machine, in what a reader sees
+MACHINE_PATHS = tuple(p for p in dict.fromkeys([str(ROOT), str(Path.home()).rstrip("/") + "/", "/root/",
+                                                "/home/", "/Users/", "/tmp/"]) if p != "/")
+TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex")
+
+
+def _ends_with_call(source: str) -> bool:
+    """Whether a cell's last statement is a bare function call (``check(...)``), whose return value
+    IPython then shows; a bare name (``cfg``) is taken as meant to be shown."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:  # magics
+        return False
+    return bool(body) and isinstance(body[-1], ast.Expr) and isinstance(body[-1].value, ast.Call)
+
+
+def output_problems(nb_path: Path) -> list[str]:
+    """What a reader should not see in an executed notebook's outputs: any stderr stream (warnings,
+    logging, progress noise), an absolute path of the build machine (:data:`MACHINE_PATHS`) in a
+    text output, a bare ``True``/``False`` result or the plain-text return value of a cell's last
+    call (a stray expression: ``check_claim(...)`` showing its dict), an error. One line per
+    problem, naming the cell by its first source line."""
+    import nbformat
+    nb = nbformat.read(nb_path, as_version=4)
+    name = Path(nb_path).name
+    problems = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")[:70]
+        where = f"{name} cell {i} [{first!r}]"
+        stderr = "".join("".join(o["text"]) if isinstance(o.get("text"), list) else o.get("text", "")
+                         for o in cell.get("outputs", [])
+                         if o.get("output_type") == "stream" and o.get("name") == "stderr")
+        if stderr.strip():
+            lines = [ln for ln in stderr.splitlines() if ln.strip()]
+            warn = " (a Warning)" if re.search(r"warning", stderr, re.IGNORECASE) else ""
+            problems.append(f"{where}: stderr output{warn}, {len(lines)} line(s): {lines[0][:160]!r}")
+        for o in cell.get("outputs", []):
+            kind = o.get("output_type")
+            if kind == "stream":
+                text = o.get("text", "")
+                texts = ["".join(text) if isinstance(text, list) else text]
+            elif kind in ("execute_result", "display_data"):
+                data = o.get("data", {})
+                texts = [("".join(v) if isinstance(v, list) else str(v)) for k, v in data.items() if k in TEXT_MIME]
+                plain = data.get("text/plain", "")
+                plain = "".join(plain) if isinstance(plain, list) else plain
+                if kind == "execute_result" and plain.strip() in ("True", "False"):
+                    problems.append(f"{where}: a bare `{plain.strip()}` result (the cell ends with an "
+                                    "expression; assign it or end the line with `;`)")
+                elif kind == "execute_result" and set(data) == {"text/plain"} and _ends_with_call(cell.source):
+                    problems.append(f"{where}: the return value of the cell's last call is shown as text "
+                                    f"({plain.strip()[:80]!r}...; assign it or end the line with `;`)")
+            elif kind == "error":
+                problems.append(f"{where}: error output {o.get('ename')}: {str(o.get('evalue'))[:160]!r}")
+                texts = []
+            else:
+                texts = []
+            for text in texts:
+                hits = sorted({p for p in MACHINE_PATHS if p in text})
+                if hits:
+                    line = next(ln for ln in text.splitlines() if any(p in ln for p in hits))
+                    problems.append(f"{where}: absolute path of the build machine {hits}: {line.strip()[:160]!r}")
+    return problems
+
+
+def build(executed: Path = EXECUTED, out: Path | None = None, strict: bool = False, only=None,
+          clean: bool = False) -> Path:
     """``jupyter-book build`` of the book over the notebooks executed into ``executed``; ``out`` is
     jupyter-book's ``--path-output`` (default: the repository, i.e. ``_build/html``); ``only``
-    (chapter numbers or stems) builds a preview with just those chapters. Returns the path of
-    index.html."""
+    (chapter numbers or stems) builds a preview with just those chapters; ``clean`` removes the
+    previous HTML and doctrees first (so that no stale page survives). Returns the path of
+    index.html. Fails (BookError) when the built pages are not exactly the toc's (plus
+    :data:`EXTRA_PAGES`; stale pages of an earlier build are ignored unless ``clean``), when a page
+    contains a script twice or lacks ``_static/posecore.css``; prints the executed notebooks'
+    :func:`output_problems`."""
     chapters = check_toc()
     if only:
         keep = {p.stem for p in notebook_sources(only)}
@@ -465,6 +673,7 @@ def build(executed: Path = EXECUTED, out: Path | None = None, strict: bool = Fal
                         f"looked in {executed})")
     cmd = [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
            "build", str(ROOT)]
+    toc_used = TOC
     if executed != EXECUTED.resolve() or only:
         # a derived toc pointing at the other executed directory (e.g. the smoke build of `make test`)
         try:
@@ -479,10 +688,15 @@ def build(executed: Path = EXECUTED, out: Path | None = None, strict: bool = Fal
         derived = toc_dir / "_toc.yml"
         derived.write_text(text.replace(EXECUTED_PREFIX, rel))
         cmd += ["--toc", str(derived)]
+        toc_used = derived
     if out:
         cmd += ["--path-output", str(Path(out).resolve())]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
+    build_dir = (Path(out).resolve() if out else ROOT) / "_build"
+    if clean:
+        for sub in ("html", ".doctrees", "jupyter_execute"):
+            shutil.rmtree(build_dir / sub, ignore_errors=True)
     print("+ jupyter-book", " ".join(cmd[3:]), flush=True)
     t0 = time.time()
     res = subprocess.run(cmd, cwd=ROOT)
@@ -499,6 +713,22 @@ def build(executed: Path = EXECUTED, out: Path | None = None, strict: bool = Fal
     if ext:
         lines = "\n".join(f"  {p}: {h}" for p, hs in ext.items() for h in hs[:3])
         raise BookError(f"the book loads assets from the network (it must work offline):\n{lines}")
+    problems = page_set_problems(html, toc_used)
+    if not clean:  # stale HTML files of an earlier build are not this build's fault
+        problems = [p for p in problems if not p.startswith("HTML pages that are not in the toc")]
+    dups = duplicate_scripts(html)
+    if dups:
+        problems.append("pages with the same script twice (a SyntaxError in the browser): "
+                        + "; ".join(f"{p}: {d[:2]}" for p, d in list(dups.items())[:3]))
+    if not (html / "_static" / BOOK_CSS).exists() or pages_without_css(html):
+        problems.append(f"_static/{BOOK_CSS} is not shipped or not linked from every page: is it in "
+                        "_config.yml's sphinx.config.html_css_files?")
+    if problems:
+        raise BookError("the built book is not as expected:\n  " + "\n  ".join(problems))
+    notes = [p for s in chapters for p in output_problems(executed / f"{s}.ipynb")]
+    if notes:
+        print(f"note: {len(notes)} output(s) a reader should not see (tests/test_book_build.py fails on them):",
+              *[f"  {n}" for n in notes], sep="\n", flush=True)
     print(f"built in {time.time() - t0:.1f} s; open file://{index}", flush=True)
     return index
 
@@ -521,16 +751,56 @@ def _copy_plotly_js(app, exc):
 
 
 def _check_js_files(app, config):
+    from sphinx.util import logging
     names = [f[0] if isinstance(f, (tuple, list)) else f for f in (config.html_js_files or [])]
     if "plotly.min.js" not in names:
-        from sphinx.util import logging
         logging.getLogger(__name__).warning(
             "posecore.book: 'plotly.min.js' is not in html_js_files; plotly figures will not draw")
+    css = [f[0] if isinstance(f, (tuple, list)) else f for f in (config.html_css_files or [])]
+    if BOOK_CSS not in css:
+        logging.getLogger(__name__).warning(
+            f"posecore.book: {BOOK_CSS!r} is not in html_css_files; long output lines will be cut off")
+
+
+def _warn_thebe(app):
+    if "sphinx_thebe" in app.extensions:
+        from sphinx.util import logging
+        logging.getLogger(__name__).warning(
+            "posecore.book: sphinx_thebe is loaded but the book runs no kernel; list the extensions in "
+            "_config.yml's sphinx.config.extensions without it (a sphinx.extra_extensions list brings "
+            "back Jupyter Book's defaults, sphinx_thebe among them)")
+
+
+def _script_key(js) -> tuple:
+    name = getattr(js, "filename", js) or ""
+    attrs = getattr(js, "attributes", None) or {}
+    return str(name), tuple(sorted((str(k), str(v)) for k, v in attrs.items()))
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    """Write each script once. Sphinx 7.4 puts an inline script (``app.add_js_file(None, body=...)``)
+    that an extension adds after the builder is initialised into every page twice (once with the
+    file name None, once with ''): sphinx-thebe's ``const THEBE_JS_URL`` then threw "SyntaxError:
+    Identifier 'THEBE_JS_URL' has already been declared" on every page, and sphinx-togglebutton's
+    selector is declared twice."""
+    files = context.get("script_files")
+    if not isinstance(files, list):
+        return
+    seen, keep = set(), []
+    for js in files:
+        key = _script_key(js)
+        if key not in seen:
+            seen.add(key)
+            keep.append(js)
+    files[:] = keep
 
 
 def setup(app):
-    """Sphinx extension: ship the installed plotly.js as ``_static/plotly.min.js``."""
+    """Sphinx extension: ship the installed plotly.js as ``_static/plotly.min.js``; write each script
+    once per page (:func:`_dedupe_scripts`); warn when sphinx_thebe is loaded."""
     app.connect("config-inited", _check_js_files)
+    app.connect("builder-inited", _warn_thebe)
+    app.connect("html-page-context", _dedupe_scripts)
     app.connect("build-finished", _copy_plotly_js)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}
 
@@ -567,9 +837,10 @@ def main(argv=None) -> int:
     bd.add_argument("--out", type=Path, default=None, help="jupyter-book --path-output (default: repo root)")
     bd.add_argument("--strict", action="store_true", help="turn Sphinx warnings into errors")
     bd.add_argument("--only", nargs="+", metavar="NN", help="a preview with just these chapters")
+    bd.add_argument("--clean", action="store_true", help="remove the previous HTML and doctrees first")
     tc = sub.add_parser("toc", help="print _toc.yml with every notebook under 'Chapters'")
     tc.add_argument("--write", action="store_true", help="write it to _toc.yml")
-    nv = sub.add_parser("nbval", help="write ipynb copies for pytest --nbval-lax")
+    nv = sub.add_parser("nbval", help="write ipynb copies for pytest --nbval-lax, one folder per phase")
     nv.add_argument("--out", type=Path, default=NBVAL)
     nv.add_argument("--only", nargs="+", metavar="NN")
     args = ap.parse_args(argv)
@@ -594,7 +865,7 @@ def main(argv=None) -> int:
             execute(args.profile, args.only, args.out, args.force, args.jobs, args.timeout,
                     _parse_param(args.parameter), args.keep_going, args.log_output)
         elif args.cmd == "build":
-            print(build(args.executed, args.out, args.strict, args.only))
+            print(build(args.executed, args.out, args.strict, args.only, args.clean))
         elif args.cmd == "toc":
             text = toc_with_chapters(TOC.read_text(), [p.stem for p in notebook_sources()])
             if args.write:

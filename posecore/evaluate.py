@@ -106,6 +106,16 @@ def markdown_table(header, rows, digits: int = 1) -> str:
     return "\n".join(lines + ["| " + " | ".join(fmt(c, digits) for c in r) + " |" for r in rows])
 
 
+def fmt_seeds(values, digits: int = 1) -> str:
+    """Per-seed values as 'mean (min–max, k seeds)' for a table ('–' when empty)."""
+    v = np.asarray([x for x in values if x is not None], np.float64)
+    if len(v) == 0:
+        return "–"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f} (1 seed)"
+    return f"{v.mean():.{digits}f} ({v.min():.{digits}f}–{v.max():.{digits}f}, {len(v)} seeds)"
+
+
 def table(header, rows, digits: int = 1):
     """:func:`markdown_table` as an ``IPython.display.Markdown`` object (a notebook cell shows it)."""
     from IPython.display import Markdown
@@ -131,8 +141,9 @@ def seed_comparison(a, b, lower_is_better: bool = True) -> dict:
 
 
 def check_claim(claims: list, text: str, ok: bool, detail: str = "", *, profile: str | None = None,
-                gate: bool = True, gate_detail: str = "") -> dict:
-    """The one verdict of the book. Appends and prints dict(claim, verdict, reproduced, judged, detail):
+                gate: bool = True, gate_detail: str = "") -> None:
+    """The one verdict of the book. Appends (to ``claims``) and prints dict(claim, verdict, reproduced,
+    judged, detail); returns nothing, so a notebook cell ending with it shows no stray value:
     'reproduced' / 'not reproduced' from ``ok``, or 'cannot judge: the model does not work yet' when
     ``gate`` is False (the compared models failed their sanity gate, named in ``gate_detail``). In the
     smoke profile the verdict carries a caveat: a few training steps say nothing about the method."""
@@ -144,7 +155,6 @@ def check_claim(claims: list, text: str, ok: bool, detail: str = "", *, profile:
     c = dict(claim=text, verdict=verdict, reproduced=verdict == REPRODUCED, judged=judged, detail=note)
     claims.append(c)
     print(f"[{verdict}] {text}\n    {note}")
-    return c
 
 
 def claim_records(claims: list, dataset: str, profile: str, split: str = "-") -> list[dict]:

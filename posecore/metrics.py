@@ -42,7 +42,8 @@ def _to_torch(*arrays):
         elif isinstance(a, torch.Tensor):
             out.append(a)
         else:
-            out.append(torch.as_tensor(np.asarray(a), dtype=torch.float64))
+            a = np.asarray(a, dtype=np.float64)
+            out.append(torch.from_numpy(a if a.flags.writeable else a.copy()))   # read-only views (broadcast_to)
     return out, was_numpy
 
 

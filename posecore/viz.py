@@ -127,9 +127,11 @@ def _scene(camera: str, ranges) -> dict:
     axis = dict(showbackground=True, backgroundcolor="#f4f4f4", gridcolor="#dddddd",
                 zerolinecolor="#cccccc", showspikes=False)
     titles = ("x (mm)", "depth z (mm)", "up -y (mm)")
+    # seen from the front, the depth axis points at the viewer and its tick labels pile up: hide them
+    depth = dict(axis, showticklabels=False) if camera == "front" else axis
     return dict(
         xaxis=dict(axis, title=dict(text=titles[0]), range=ranges[0]),
-        yaxis=dict(axis, title=dict(text=titles[1]), range=ranges[1]),
+        yaxis=dict(depth, title=dict(text=titles[1]), range=ranges[1]),
         zaxis=dict(axis, title=dict(text=titles[2]), range=ranges[2]),
         aspectmode="cube", camera=CAMERAS[camera])
 
@@ -317,6 +319,7 @@ def image_with_skeleton(ax, image, pose_2d, title: str | None = None, **kwargs):
     ax.imshow(img)
     plot_skeleton_2d(ax, pose_2d, invert_y=False, **kwargs)
     ax.set_xlim(0, img.shape[1]); ax.set_ylim(img.shape[0], 0)
+    ax.set_aspect("equal", adjustable="box")          # keep the limits (no "Ignoring fixed limits" warning)
     ax.set_axis_off()
     if title:
         ax.set_title(title)

@@ -4,6 +4,8 @@
 * matplotlib draws off-screen (Agg);
 * the ``browser`` marker tags the headless-Chromium check of the built book (``make test`` runs it
   after building the smoke book; ``pytest -m "not browser"`` leaves it out);
+* every test gets its own user cache (``POSECORE_CACHE``) in a temporary folder, so no test writes
+  converted datasets or checkpoints into the real user cache;
 * fixtures: ``rng`` (seeded numpy Generator) and ``standing_pose`` (a plausible (17, 3) pose in
   camera coordinates, mm).
 """
@@ -25,6 +27,13 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: opens the built book in headless Chromium")
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+@pytest.fixture(autouse=True)
+def _private_user_cache(tmp_path_factory, monkeypatch):
+    if "POSECORE_CACHE" not in os.environ or os.environ.get("POSECORE_TEST_CACHE") == "1":
+        monkeypatch.setenv("POSECORE_CACHE", str(tmp_path_factory.mktemp("posecore-cache")))
+        monkeypatch.setenv("POSECORE_TEST_CACHE", "1")
 
 
 @pytest.fixture

@@ -83,3 +83,19 @@ def test_training_and_lift_round_trip(tmp_path, monkeypatch):
         api.lift(bad, data.intrinsics, checkpoint=path)
     with pytest.raises(ValueError, match="expected shape"):
         api.lift(data.poses_2d[:, :14], data.intrinsics, checkpoint=path)
+
+
+def test_discriminator_sees_real_and_fake_in_one_batch(tmp_path, monkeypatch):
+    """With separate real / fake batches BatchNorm's batch statistics alone tell them apart (D wins within
+    a few hundred steps and G diverges): every D forward in training must mix both."""
+    monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path))
+    sizes, modes = [], []
+    forward = D.Discriminator.forward
+
+    def spy(self, x):
+        sizes.append(len(x))
+        modes.append(self.training)
+        return forward(self, x)
+    monkeypatch.setattr(D.Discriminator, "forward", spy)
+    train_drover(toy_poseset(128, seed=0), CFG, seed=0, progress=False)
+    assert sizes and all(n == 2 * CFG.batch_size for n, t in zip(sizes, modes) if t), sizes[:6]

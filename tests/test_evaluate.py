@@ -29,13 +29,17 @@ def test_markdown_table_and_fmt():
 
 def test_check_claim_gate_and_smoke_caveat(capsys):
     claims = []
-    c = ev.check_claim(claims, "A beats B", True, "1 vs 2")
+    ev.check_claim(claims, "A beats B", True, "1 vs 2")
+    c = claims[-1]
     assert c["verdict"] == "reproduced" and c["reproduced"] and c["judged"]
-    c = ev.check_claim(claims, "A beats B", False, "2 vs 1")
+    ev.check_claim(claims, "A beats B", False, "2 vs 1")
+    c = claims[-1]
     assert c["verdict"] == "not reproduced" and not c["reproduced"]
-    c = ev.check_claim(claims, "A beats B", True, "1 vs 2", gate=False, gate_detail="gate: PCKh 60 < 85")
+    ev.check_claim(claims, "A beats B", True, "1 vs 2", gate=False, gate_detail="gate: PCKh 60 < 85")
+    c = claims[-1]
     assert c["verdict"] == ev.CANNOT_JUDGE and not c["reproduced"] and "PCKh 60" in c["detail"]
-    c = ev.check_claim(claims, "A beats B", True, "1 vs 2", profile="smoke")
+    ev.check_claim(claims, "A beats B", True, "1 vs 2", profile="smoke")
+    c = claims[-1]
     assert "says nothing about the method" in c["detail"]
     assert len(claims) == 4 and "cannot judge" in capsys.readouterr().out
     recs = ev.claim_records(claims, "posecore-toy", "quick", "lab_test")
@@ -50,3 +54,8 @@ def test_seed_comparison():
     assert ev.seed_comparison([0.9, 0.91], [0.8, 0.8], lower_is_better=False)["better"]
     with pytest.raises(ValueError):
         ev.seed_comparison([], [1.0])
+
+
+def test_fmt_seeds():
+    assert ev.fmt_seeds([1.0, 2.0, 3.0]) == "2.0 (1.0–3.0, 3 seeds)"
+    assert ev.fmt_seeds([4.25]) == "4.2 (1 seed)" and ev.fmt_seeds([]) == "–"

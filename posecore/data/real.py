@@ -154,9 +154,9 @@ def cached_path(dataset: str, split: str, data_root, cache_dir, **options) -> Pa
 
 
 def default_cache_dir() -> Path:
-    """$POSECORE_CACHE, else ~/.cache/posecore."""
-    import os
-    return Path(os.environ.get("POSECORE_CACHE", Path.home() / ".cache" / "posecore")).expanduser()
+    """The user cache folder (:func:`posecore.cache.cache_root`: $POSECORE_CACHE, else the platform's)."""
+    from ..cache import cache_root
+    return cache_root()
 
 
 def prepare_cli(dataset: str, description: str, add_options=None, argv=None) -> list[Path]:

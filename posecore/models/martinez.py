@@ -38,7 +38,8 @@ class MartinezConfig:
     lr_decay: float = 0.96                     # multiply the lr by this every `decay_steps` steps
     decay_steps: int = 100_000
     batch_size: int = 64
-    num_steps: int = 200 * 1_560_000 // 64     # paper: 200 epochs of Human3.6M's ~1.56M training poses
+    num_steps: int = 200 * 1_560_000 // 64     # paper: 200 epochs of Human3.6M's ~1.56M training poses (a
+                                               # fixed count from H36M's size: on other data set it explicitly)
 
 
 class ResidualBlock(nn.Module):
@@ -80,7 +81,10 @@ class MartinezNet(nn.Module):
 @torch.no_grad()
 def apply_max_norm(module: nn.Module, max_norm: float = 1.0) -> None:
     """Max-norm constraint: rescale every row of every Linear weight (one unit's incoming weights) to
-    norm <= ``max_norm`` (the Keras ``max_norm`` kernel constraint of the original code)."""
+    norm <= ``max_norm``, after each optimizer step (Keras' ``max_norm`` kernel constraint). A choice:
+    the paper says "max-norm constraint" without the form; the original TensorFlow code clips each
+    *whole* weight matrix to norm 1 in the forward pass (``tf.clip_by_norm``), a much stronger
+    constraint for a 1024-wide layer."""
     for m in module.modules():
         if isinstance(m, nn.Linear):
             m.weight.copy_(torch.renorm(m.weight, p=2, dim=0, maxnorm=max_norm))

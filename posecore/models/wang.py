@@ -10,6 +10,11 @@ stereoscopic view synthesis, 3D reconstruction and geometric search, used to gen
 3. Geometric search (Eqs. 4-5, :mod:`posecore.geometric_search`): the root depth that makes the 3D pose
    reproject onto the given 2D pose, then x, y back-projected from the 2D pose.
 
+``stereo='disparity'`` (ours, not the paper's): the synthesis net predicts the disparity left - right
+instead of the right view, and the reconstruction net reads [left, disparity]. The depth signal is the
+joints' disparity differences (a few px); with the paper's [left, right] input, per-coordinate
+standardisation of two views that differ by a nearly constant shift whitens that signal away.
+
 This file holds the networks and the pure maths; training is :mod:`posecore.recipes.wang`.
 """
 from __future__ import annotations
@@ -32,10 +37,13 @@ class WangConfig:
     net: MartinezConfig = field(default_factory=MartinezConfig)     # both subnetworks' size and schedule
     gs_method: str = "closed_form"                                   # or 'scan' (the paper's 1 mm search)
     norm: str = "pixel"                                              # 2D inputs: 'pixel' (paper) or 'camera'
+    stereo: str = "views"                                            # 'views' (paper) or 'disparity', below
 
     def __post_init__(self):
         if isinstance(self.net, dict):                               # from an exported file
             self.net = MartinezConfig(**self.net)
+        if self.stereo not in ("views", "disparity"):
+            raise ValueError(f"WangConfig.stereo must be 'views' or 'disparity', got {self.stereo!r}")
 
 
 def right_view(poses_3d, intrinsics, dx: float) -> np.ndarray:
@@ -74,17 +82,22 @@ class WangLifter:
     def synthesise(self, poses_2d, intrinsics=None) -> np.ndarray:
         """Left-view (N, 17, 2) px -> synthesised right view (N, 17, 2) px."""
         x = self._x(poses_2d, intrinsics)
-        r = predict(self.synth, x).reshape(len(x), 17, 2)                            # (N, 34) -> (N, 17, 2)
+        out = predict(self.synth, x)                                                 # (N, 34)
+        r = (x - out if self.cfg.stereo == "disparity" else out).reshape(len(x), 17, 2)  # (N, 34) -> (N, 17, 2)
         return self._to_px(r, intrinsics)
+
+    def second_input(self, left, right):
+        """The reconstruction net's second half from flattened (N, 34) left and right views (input units)."""
+        return left - right if self.cfg.stereo == "disparity" else right
 
     def reconstruct(self, poses_2d, right_2d=None, intrinsics=None) -> np.ndarray:
         """Left view (+ right view in px, synthesised if None) -> root-relative 3D (N, 17, 3) mm."""
         left = self._x(poses_2d, intrinsics)
         if right_2d is None:
-            right = predict(self.synth, left)                                         # (N, 34)
+            second = predict(self.synth, left)                                        # (N, 34)
         else:
-            right = self._x(check_2d(right_2d, "right_2d"), intrinsics)
-        return from_output(predict(self.recon, np.concatenate([left, right], 1)))   # (N, 68) -> (N, 17, 3)
+            second = self.second_input(left, self._x(check_2d(right_2d, "right_2d"), intrinsics))
+        return from_output(predict(self.recon, np.concatenate([left, second], 1)))  # (N, 68) -> (N, 17, 3)
 
     def generate(self, poses_2d, intrinsics, method=None, **kw) -> np.ndarray:
         """The label generator: absolute camera-space 3D poses (N, 17, 3) mm by geometric search."""

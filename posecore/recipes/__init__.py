@@ -24,6 +24,8 @@ from pathlib import Path
 from .. import train
 
 
-def checkpoint_path(name: str, config: dict) -> Path:
-    """``checkpoint_dir()/<name>-<config hash>.pt``: a changed config trains into a new file."""
-    return train.checkpoint_dir() / f"{name}-{train.config_hash(config)}.pt"
+def checkpoint_path(name: str, config: dict, code: str) -> Path:
+    """``checkpoint_dir()/<name>-<hash>.pt``, the hash of the config and of the source of the recipe
+    module ``code`` and everything it imports (:func:`posecore.train.code_digest`): a changed config or
+    a changed model / recipe / loop trains into a new file instead of reloading a stale one."""
+    return train.checkpoint_path(name, config, code=(code,))

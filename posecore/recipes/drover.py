@@ -17,11 +17,15 @@ from .regression import batch_indices
 
 def config(profile: str | None = None, **overrides) -> D.DroverConfig:
     """Paper sizes for ``full``; on 2 CPU cores (``quick``) a 256-wide GAN with batch 1,024 for 400
-    steps and a 10x smaller discriminator learning rate (with the paper's equal rates the
-    discriminator wins within a few hundred steps at this scale); ``smoke`` a toy GAN."""
+    steps; ``smoke`` a toy GAN. Every profile uses the paper's equal learning rates (2e-4): with real
+    and fake in one discriminator batch (see :func:`train_drover`) they train stably. Measured on the
+    lab test (P-MPJPE, 14 joints, flat baseline 107.0 mm, one seed each, quick sizes): 93.3 mm after 400
+    steps, 96.7 after 1,000 (longer is not better at this scale); a perspective-matched d = 6.28
+    (1 / mean head-root of the data) gave 91.1 and 87.7 (two seeds) -- within the seed spread, so the
+    paper's d = 10 is kept."""
     cfg = profiles.pick(profile,
                         smoke=D.DroverConfig(width=32, batch_size=128, num_steps=10),
-                        quick=D.DroverConfig(width=256, batch_size=1024, num_steps=400, lr_d=2e-5),
+                        quick=D.DroverConfig(width=256, batch_size=1024, num_steps=400),
                         full=D.DroverConfig())
     return profiles.override(cfg, **overrides)
 
@@ -55,22 +59,27 @@ def train_drover(train_set, cfg: D.DroverConfig, *, seed: int = 0, name: str = "
 
     def step_fn(batch, step):
         x, r, g = batch
-        ones, zeros = torch.ones(len(x), dtype=torch.long), torch.zeros(len(x), dtype=torch.long)
+        n = len(x)
+        target = torch.cat([torch.ones(len(r), dtype=torch.long), torch.zeros(n, dtype=torch.long)])
         with torch.no_grad():
             fake, _ = D.random_projection(G(x), cfg.d, cfg.elevation, g)
-        loss_d = ce(Dn(r), ones) + ce(Dn(fake), zeros)
+        # real and fake pass through D in ONE batch: with separate batches, BatchNorm's batch statistics
+        # alone tell them apart, D wins within a few hundred steps and the generator diverges
+        loss_d = ce(Dn(torch.cat([r, fake])), target)
         opt["D"].zero_grad(set_to_none=True)
         loss_d.backward()
         opt["D"].step()
         fake, _ = D.random_projection(G(x), cfg.d, cfg.elevation, g)
-        loss_g = ce(Dn(fake), ones)                                  # non-saturating generator loss
+        logits = Dn(torch.cat([r, fake]))[len(r):]                    # the same batch statistics for G's step
+        loss_g = ce(logits, torch.ones(n, dtype=torch.long))         # non-saturating generator loss
         opt["G"].zero_grad(set_to_none=True)
         loss_g.backward()
         opt["G"].step()
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+                "acc_d": float((logits.argmax(1) == 0).float().mean())}
 
     config = dict(asdict(cfg), seed=seed, n=len(s), dataset=s.meta.get("dataset", ""), x_sum=float(x_in.sum()))
-    ckpt = checkpoint_path(name, config)
+    ckpt = checkpoint_path(name, config, __name__)
     models = {"generator": G, "discriminator": Dn}
 
     def run():

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import geometric_search as gs
 from .. import profiles
-from ..models.lifter import lifter_input, to_target
+from ..models.lifter import lifter_input, predict, to_target
 from ..models.wang import J2, WangConfig, WangLifter, right_view, sized
 from . import martinez
 from .regression import train_regressor
@@ -16,25 +16,34 @@ from .regression import train_regressor
 
 def config(profile: str | None = None, **overrides) -> WangConfig:
     """Both subnetworks at the Martinez recipe's size for the profile (:func:`martinez.config`), the
-    paper's dx = 500 mm and the closed-form geometric search. ``overrides``: WangConfig fields."""
+    paper's dx = 500 mm and the closed-form geometric search. ``overrides``: WangConfig fields.
+
+    Choices where the paper differs or is vague: the paper trains with SGD-style momentum (0.9 / 0.99)
+    and weight decay 1e-4 and normalises coordinates to [-1, 1]; we train both subnetworks with the
+    Martinez recipe (Adam, exponential decay, max-norm) on per-coordinate standardised inputs, so that
+    Martinez and the stereo pipeline differ only in the stereo idea."""
     return profiles.override(WangConfig(dx=500.0, net=martinez.config(profile)), **overrides)
 
 
-def train_wang(train_set, cfg: WangConfig, *, seed: int = 0, name: str = "wang", progress: bool = True):
-    """Train both subnetworks on the 3D-labelled samples of ``train_set``. Returns (WangLifter, histories)."""
+def train_wang(train_set, cfg: WangConfig, *, seed: int = 0, name: str = "wang", oracle: bool = False,
+               progress: bool = True):
+    """Train both subnetworks on the 3D-labelled samples of ``train_set``: the synthesis net on the true
+    right views, then the reconstruction net on its frozen outputs (the paper) -- or, with ``oracle``,
+    on the true right views (a diagnostic upper bound: evaluate it with ``reconstruct(left, right_2d=true
+    right view)``). Returns (WangLifter, histories)."""
     s = train_set[train_set.has_3d]
     left = lifter_input(s.poses_2d, s.intrinsics, cfg.norm)                          # (N, 34)
     right = lifter_input(right_view(s.poses_3d, s.intrinsics, cfg.dx), s.intrinsics, cfg.norm)  # (N, 34)
     lifter = WangLifter(cfg)
-    meta = {"dataset": s.meta.get("dataset", ""), "dx": cfg.dx} | ({"norm": cfg.norm} if cfg.norm != "pixel" else {})
-    h_syn = train_regressor(lifter.synth, left, right, sized(cfg.net, J2, J2), seed=seed, name=f"{name}-synth",
+    meta = {"dataset": s.meta.get("dataset", ""), "dx": cfg.dx, "norm": cfg.norm, "stereo": cfg.stereo}
+    target = lifter.second_input(left, right)                                          # right view or disparity
+    h_syn = train_regressor(lifter.synth, left, target, sized(cfg.net, J2, J2), seed=seed, name=f"{name}-synth",
                             config=meta, progress=progress)
-    x = np.concatenate([left, lifter.synthesise(s.poses_2d, s.intrinsics).reshape(len(s), J2)], 1)  # frozen synthesis
-    if cfg.norm == "camera":                                                         # back to the input units
-        x[:, J2:] = lifter_input(x[:, J2:].reshape(len(s), 17, 2), s.intrinsics, "camera")
+    second = target if oracle else predict(lifter.synth, left)                         # frozen synthesis
+    x = np.concatenate([left, second], 1)                                              # (N, 68)
     y = to_target(s.poses_3d)
     h_rec = train_regressor(lifter.recon, x, y, sized(cfg.net, 2 * J2, y.shape[1]), seed=seed + 1,
-                            name=f"{name}-recon", config=meta, progress=progress)
+                            name=f"{name}-recon", config=dict(meta, oracle=oracle), progress=progress)
     return lifter, {"synth": h_syn, "recon": h_rec}
 
 

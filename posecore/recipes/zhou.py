@@ -141,7 +141,7 @@ def stage_config(cfg: ImageTrainConfig, variant: Variant, stage: int, data_id: s
 
 def stage_checkpoint(cfg: ImageTrainConfig, variant: Variant, stage: int, data_id: str, name: str = "zhou"):
     sc = stage_config(cfg, variant, stage, data_id)
-    return checkpoint_path(f"{name}-stage{stage}", sc), sc
+    return checkpoint_path(f"{name}-stage{stage}", sc, __name__), sc
 
 
 def train_variant(variant: Variant | str, cfg: ImageTrainConfig, lab, wild, canonical, *, name: str = "zhou",

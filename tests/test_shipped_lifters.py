@@ -1,0 +1,154 @@
+"""The lifters shipped inside the package (``posecore/weights/*.pt``, made by ``make checkpoints``): they
+exist and are small, load with ``weights_only``, carry their provenance, still measure what they say,
+are camera-invariant, and ``posecore lift`` uses them end to end right after installation (no chapter
+run, no checkpoint cache)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from posecore import api, camera, data
+from posecore import keypoints as kp
+from posecore import skeleton as sk
+from posecore.data import embedded
+from posecore.evaluate import evaluate_3d
+
+SHIPPED = ("martinez", "wang")
+MAX_BYTES = 5_000_000
+PROVENANCE = ("kind", "config", "norm", "models", "data", "git_commit", "torch_version", "metrics", "profile",
+              "seed", "code_digest")
+J = sk.JOINT_INDEX
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return {k: torch.load(api.shipped(k), map_location="cpu", weights_only=True) for k in SHIPPED}
+
+
+@pytest.fixture(scope="module")
+def lab_test():
+    return data.load("synth", "test")
+
+
+def sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def coco_results(ps) -> list:
+    """A COCO keypoint results list (one person per image) from a PoseSet: the twelve limb joints from
+    its 2D poses, the nose from H36M joint 9 ('neck', the nose), eyes and ears placed on the head in
+    3D (the ear line 58 % of the way from the thorax to the head top, eyes a little higher and in
+    front, ears 75 mm and eyes 32 mm to each side) and projected; eyes are invisible (score 0.1)
+    when the person faces away from the camera."""
+    P = ps.poses_3d.astype(np.float64)
+    T, H = P[:, J["thorax"]], P[:, J["head"]]
+    up = (H - T) / np.linalg.norm(H - T, axis=-1, keepdims=True)
+    lat = P[:, J["left_shoulder"]] - P[:, J["right_shoulder"]]
+    lat -= (lat * up).sum(-1, keepdims=True) * up
+    lat /= np.linalg.norm(lat, axis=-1, keepdims=True)                 # the person's left
+    fwd = np.cross(lat, up)                                            # where the person faces
+    ear, eye = T + 0.58 * (H - T) - 30 * fwd, T + 0.62 * (H - T) + 70 * fwd
+    face3d = np.stack([eye + 32 * lat, eye - 32 * lat, ear + 75 * lat, ear - 75 * lat], 1)   # (N, 4, 3)
+    face = camera.project(face3d, ps.intrinsics[:, None].astype(np.float64))
+    uv = ps.poses_2d.astype(np.float64)
+    xy = np.concatenate([uv[:, [J["neck"]]], face, uv[:, [J[n] for n in kp.COCO17_JOINTS[5:]]]], 1)
+    score = np.full(xy.shape[:2] + (1,), 0.9)
+    score[(fwd * eye).sum(-1) > 0, 1:3] = 0.1                           # facing away: no eyes
+    c = np.concatenate([xy, score], -1)
+    return [{"image_id": i, "category_id": 1, "keypoints": np.round(c[i], 2).ravel().tolist(), "score": 0.9}
+            for i in range(len(c))]
+
+
+@pytest.mark.parametrize("kind", SHIPPED)
+def test_shipped_file_exists_is_small_and_loads_weights_only(kind, blobs):
+    path = api.shipped(kind)
+    assert path.is_file(), f"{path} is missing: run `make checkpoints`"
+    assert path.stat().st_size <= MAX_BYTES, f"{path}: {path.stat().st_size} bytes > {MAX_BYTES}"
+    assert api.resolve_checkpoint(kind) == path                       # the default of posecore lift
+    blob = blobs[kind]
+    assert blob["kind"] == kind and blob["norm"] == "camera"
+    missing = [k for k in PROVENANCE if k not in blob]
+    assert not missing, f"{path}: provenance keys missing: {missing}"
+    for sd in blob["models"].values():                                # fp16 matrices keep it small
+        mats = [v for v in sd.values() if v.dim() >= 2]
+        assert mats and all(v.dtype == torch.float16 for v in mats)
+    assert isinstance(blob["git_commit"], str) and blob["git_commit"]
+    assert blob["torch_version"].split(".")[0].isdigit()
+    for split in ("lab_test", "wild_test"):
+        m = blob["metrics"][split]
+        assert 0 < m["p_mpjpe"] <= m["mpjpe"] < 1000 and m["samples"] > 0
+
+
+def test_shipped_weights_match_the_current_benchmark_and_readme(blobs, lab_test):
+    d = blobs["martinez"]["data"]
+    assert d["asset_sha256"] == sha256(embedded.ASSET), "the motion asset changed: rerun `make checkpoints`"
+    assert d["benchmark"] == lab_test.meta["version"]
+    readme = (api.WEIGHTS / "README.md").read_text(encoding="utf-8")
+    for kind in SHIPPED:
+        assert blobs[kind]["data"] == d
+        assert sha256(api.shipped(kind))[:16] in readme, f"README.md does not describe the current {kind}.pt"
+        assert f"{blobs[kind]['metrics']['lab_test']['mpjpe']:.1f}" in readme
+
+
+@pytest.mark.parametrize("kind", SHIPPED)
+def test_stored_metrics_are_remeasured_on_the_lab_test(kind, blobs, lab_test):
+    stored = blobs[kind]["metrics"]["lab_test"]
+    assert stored["samples"] == len(lab_test)
+    ev = evaluate_3d(api.lift(lab_test.poses_2d, lab_test.intrinsics, model=kind), lab_test)
+    assert abs(ev["mpjpe"] - stored["mpjpe"]) <= 0.5, (ev["mpjpe"], stored)
+    assert abs(ev["p_mpjpe"] - stored["p_mpjpe"]) <= 0.5, (ev["p_mpjpe"], stored)
+
+
+@pytest.mark.parametrize("kind", SHIPPED)
+def test_the_same_body_seen_by_two_cameras_lifts_to_the_same_pose(kind, lab_test):
+    P = lab_test.poses_3d[::64].astype(np.float64)                    # camera coordinates, mm
+    K_a = np.array([1145.0, 1144.0, 512.0, 515.0])                    # 1000 x 1002, H36M-like
+    K_b = np.array([1500.0, 1500.0, 965.0, 530.0])                    # 1920 x 1080, longer lens
+    uv_a, uv_b = camera.project(P, K_a), camera.project(P, K_b)
+    assert np.abs(uv_a - uv_b).max() > 100                            # really different pixels
+    out_a = api.lift(uv_a, K_a, model=kind)
+    out_b = api.lift(uv_b, K_b, model=kind)
+    out_a, out_b = out_a - out_a[:, :1], out_b - out_b[:, :1]
+    assert np.linalg.norm(out_a - out_b, axis=-1).max() <= 1.0
+
+
+def test_posecore_lift_command_uses_the_shipped_lifter(tmp_path, lab_test):
+    ps = lab_test[lab_test.camera == lab_test.camera[0]][::10][:120]
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps(coco_results(ps)))
+    out = tmp_path / "out.json"
+    exe = Path(sys.executable).with_name("posecore")
+    cmd = [str(exe)] if exe.is_file() else [sys.executable, "-m", "posecore.cli"]
+    K = ps.intrinsics[0]
+    env = dict(os.environ, POSECORE_CHECKPOINTS=str(tmp_path / "no-cache"), OMP_NUM_THREADS="1")
+    env.pop("POSECORE_DEBUG", None)
+    r = subprocess.run(cmd + ["lift", str(dets), "--intrinsics", *map(str, K), "-o", str(out)],
+                       capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "format: coco17 (detected)" in r.stderr and "warning" not in r.stderr, r.stderr
+    doc = kp.read_result(out)
+    assert doc["format"] == kp.RESULT_FORMAT and doc["units"] == "mm" and doc["joints"] == list(sk.H36M_JOINTS)
+    assert doc["poses_3d"].shape == (len(ps), 17, 3) and len(doc["ids"]) == len(ps) and not doc["skipped"]
+    assert doc["model"] == "martinez" and doc["input_format"] == "coco17"
+    assert doc["checkpoint_sha256"] == sha256(api.shipped("martinez"))
+    np.testing.assert_allclose(doc["intrinsics"], np.broadcast_to(K, (len(ps), 4)), atol=1e-3)
+    # the COCO mapping (derived pelvis, spine, thorax and head top) costs some accuracy, not much
+    direct = evaluate_3d(api.lift(ps.poses_2d, ps.intrinsics), ps)["mpjpe"]
+    via_coco = evaluate_3d(doc["poses_3d"], ps)["mpjpe"]
+    assert via_coco < direct + 40, (via_coco, direct)
