@@ -28,28 +28,9 @@ TARGET_S = 5.0
 
 
 def coco_results(ps) -> list:
-    """COCO results from a PoseSet (see tests/test_shipped_lifters.py for the same construction)."""
-    from posecore import camera
+    """COCO results from a PoseSet (keypoints.coco17_from_h36m: limbs from the 2D poses, a synthetic face)."""
     from posecore import keypoints as kp
-    from posecore.skeleton import JOINT_INDEX as J
-
-    P = ps.poses_3d.astype(np.float64)
-    T, H = P[:, J["thorax"]], P[:, J["head"]]
-    up = (H - T) / np.linalg.norm(H - T, axis=-1, keepdims=True)
-    lat = P[:, J["left_shoulder"]] - P[:, J["right_shoulder"]]
-    lat -= (lat * up).sum(-1, keepdims=True) * up
-    lat /= np.linalg.norm(lat, axis=-1, keepdims=True)
-    fwd = np.cross(lat, up)
-    ear, eye = T + 0.58 * (H - T) - 30 * fwd, T + 0.62 * (H - T) + 70 * fwd
-    face = camera.project(np.stack([eye + 32 * lat, eye - 32 * lat, ear + 75 * lat, ear - 75 * lat], 1),
-                          ps.intrinsics[:, None].astype(np.float64))
-    uv = ps.poses_2d.astype(np.float64)
-    xy = np.concatenate([uv[:, [J["neck"]]], face, uv[:, [J[n] for n in kp.COCO17_JOINTS[5:]]]], 1)
-    score = np.full(xy.shape[:2] + (1,), 0.9)
-    score[(fwd * eye).sum(-1) > 0, 1:3] = 0.1
-    c = np.concatenate([xy, score], -1)
-    return [{"image_id": i, "category_id": 1, "keypoints": np.round(c[i], 2).ravel().tolist(), "score": 0.9}
-            for i in range(len(c))]
+    return kp.coco_results(kp.coco17_from_h36m(ps.poses_3d, ps.intrinsics, ps.poses_2d))
 
 
 def main(argv=None) -> int:

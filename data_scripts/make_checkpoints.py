@@ -51,11 +51,16 @@ def sha256_bytes(b: bytes) -> str:
 
 
 def git_commit() -> str:
-    """The last commit that changed the code behind the files (the package and this script, not the
-    shipped weights): the same in a fresh clone of a later commit, so rebuilding there is bit-identical."""
+    """The last commit that changed the code behind the files: the sources of the recipes they are
+    trained with and everything those import (``posecore.train.code_files``) and this script. A change
+    anywhere else (the CLI, the book, the shipped weights themselves) leaves it alone, so `make
+    checkpoints` in a fresh clone of a later commit gives bit-identical files."""
+    from posecore import train
+    files = [str(p.relative_to(ROOT)) for p in train.code_files(*(f"posecore.recipes.{k}" for k in KINDS))
+             if ROOT in p.parents] + ["data_scripts/make_checkpoints.py"]
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%H", "--", "posecore", "data_scripts/make_checkpoints.py",
-                              ":(exclude)posecore/weights"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "log", "-1", "--format=%H", "--", *files], cwd=ROOT, capture_output=True,
+                             text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
@@ -213,9 +218,9 @@ def readme(files: dict, extras: dict, commit: str) -> str:
         "Database (mocap.cs.cmu.edu; created with funding from NSF EIA-0196217); bodies and cameras are",
         "synthetic. No Human3.6M, MPII or MPI-INF-3DHP data went into these files.",
         "",
-        "The git commit is the last one that changed the code behind the files (the package and",
-        "make_checkpoints.py, not posecore/weights/). `make checkpoints` in a fresh clone of any later",
-        "commit with no code change since, and the same torch version, gives bit-identical files",
+        "The git commit is the last one that changed the code behind the files (the recipes, every",
+        "posecore module they import, and make_checkpoints.py). `make checkpoints` in a fresh clone of",
+        "any later commit without a change there, with the same torch version, gives bit-identical files",
         "(`data_scripts/make_checkpoints.py --check-determinism` trains twice and compares the bytes).",
         "",
     ]

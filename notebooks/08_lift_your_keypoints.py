@@ -116,26 +116,10 @@ print(f"sequence {seq} ({clip.action[0]}, subject {clip.subject[0]}): frames {cl
 # and its feet are left undetected (0, 0, 0), as OpenPose writes them.
 
 # %%
-def face_keypoints(P, K, uv):
-    """Nose, left/right eye, left/right ear (N, 5, 2) px and their scores (N, 5) from 3D poses P
-    (N, 17, 3) mm seen by a camera K (4,), whose 2D poses are uv (N, 17, 2) px."""
-    T, Ht = P[:, J["thorax"]], P[:, J["head"]]
-    up = (Ht - T) / np.linalg.norm(Ht - T, axis=-1, keepdims=True)
-    lat = P[:, J["left_shoulder"]] - P[:, J["right_shoulder"]]
-    lat -= (lat * up).sum(-1, keepdims=True) * up
-    lat /= np.linalg.norm(lat, axis=-1, keepdims=True)                # the person's left
-    fwd = np.cross(lat, up)                                           # where the person faces
-    ear, eye = T + 0.58 * (Ht - T) - 30 * fwd, T + 0.62 * (Ht - T) + 70 * fwd
-    pts = camera.project(np.stack([eye + 32 * lat, eye - 32 * lat, ear + 75 * lat, ear - 75 * lat], 1), K)
-    score = np.full((len(P), 5), 0.9)
-    score[(fwd * eye).sum(-1) > 0, 1:3] = 0.1                         # facing away: the eyes are hidden
-    return np.concatenate([uv[:, [J["neck"]]], pts], 1), score        # H36M joint 9 is the nose
-
-
 def detector_outputs(P, K, uv):
     """COCO-17 (N, 17, 3) and OpenPose BODY_25 (N, 25, 3) keypoints (x, y, score) of 3D poses P seen
     by camera K with 2D poses uv; keypoints we cannot make (OpenPose's feet) are (0, 0, 0)."""
-    face, face_score = face_keypoints(P, K, uv)
+    face, face_score = kp.face_from_h36m(P, K, uv)
     ones = np.full(len(P), 0.9)
     named = {n: (face[:, i], face_score[:, i]) for i, n in enumerate(kp.COCO17_JOINTS[:5])}
     named.update({n: (uv[:, J[n]], ones) for n in kp.COCO17_JOINTS[5:]})
@@ -152,8 +136,7 @@ def detector_outputs(P, K, uv):
 
 def write_coco(path, keypoints, image_ids):
     """A COCO keypoint results file: one person per image."""
-    path.write_text(json.dumps([{"image_id": int(i), "category_id": 1, "keypoints": c.ravel().tolist(),
-                                 "score": 0.9} for i, c in zip(image_ids, keypoints)]))
+    path.write_text(json.dumps(kp.coco_results(keypoints, image_ids)))
     return path
 
 

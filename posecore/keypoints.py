@@ -1086,3 +1086,49 @@ def write_html(path, poses_3d, ids, force: bool = False, title: str = "posecore 
             f"{div}\n</body>\n</html>\n")
     _atomic_write(path, lambda f: f.write(page), binary=False)
     return path
+
+
+# --- detector stand-ins: COCO-17 keypoints made from H36M-17 poses (tests, benchmark, chapter 08) -----
+def face_from_h36m(poses_3d, intrinsics, poses_2d):
+    """COCO's face keypoints (nose, left eye, right eye, left ear, right ear) made from H36M-17 poses,
+    as a perfect detector would see them: the nose is H36M joint 9 ('neck/nose'); eyes and ears are
+    placed on the 3D head -- the ear line 58 % of the way from the thorax to the head top and 30 mm
+    behind it, the eyes at 62 % and 70 mm in front, ears 75 mm and eyes 32 mm to each side -- and
+    projected. Eyes of a person facing away from the camera get score 0.1, the rest 0.9.
+    ``poses_3d`` (N, 17, 3) camera mm, ``intrinsics`` (4,) or (N, 4), ``poses_2d`` (N, 17, 2) px.
+    Returns (xy (N, 5, 2) px, scores (N, 5))."""
+    from .camera import project
+    J = sk.JOINT_INDEX
+    P = np.asarray(poses_3d, np.float64)
+    K = np.broadcast_to(np.asarray(intrinsics, np.float64), (len(P), 4))[:, None]    # (N, 1, 4)
+    T, H = P[:, J["thorax"]], P[:, J["head"]]
+    up = (H - T) / np.linalg.norm(H - T, axis=-1, keepdims=True)
+    lat = P[:, J["left_shoulder"]] - P[:, J["right_shoulder"]]
+    lat -= (lat * up).sum(-1, keepdims=True) * up
+    lat /= np.linalg.norm(lat, axis=-1, keepdims=True)                 # the person's left
+    fwd = np.cross(lat, up)                                            # where the person faces
+    ear, eye = T + 0.58 * (H - T) - 30 * fwd, T + 0.62 * (H - T) + 70 * fwd
+    face = project(np.stack([eye + 32 * lat, eye - 32 * lat, ear + 75 * lat, ear - 75 * lat], 1), K)  # (N, 4, 2)
+    uv = np.asarray(poses_2d, np.float64)
+    score = np.full((len(P), 5), 0.9)
+    score[(fwd * eye).sum(-1) > 0, 1:3] = 0.1                          # facing away: the eyes are hidden
+    return np.concatenate([uv[:, [J["neck"]]], face], 1), score
+
+
+def coco17_from_h36m(poses_3d, intrinsics, poses_2d) -> np.ndarray:
+    """COCO-17 keypoints (N, 17, 3) x, y, score: the face from :func:`face_from_h36m`, the twelve limb
+    joints from the H36M 2D poses (score 0.9)."""
+    uv = np.asarray(poses_2d, np.float64)
+    face, face_score = face_from_h36m(poses_3d, intrinsics, uv)
+    limbs = uv[:, [sk.JOINT_INDEX[n] for n in COCO17_JOINTS[5:]]]                 # (N, 12, 2)
+    xy = np.concatenate([face, limbs], 1)                                          # (N, 17, 2)
+    score = np.concatenate([face_score, np.full(limbs.shape[:2], 0.9)], 1)        # (N, 17)
+    return np.concatenate([xy, score[..., None]], -1)
+
+
+def coco_results(keypoints, image_ids=None, score: float = 0.9) -> list:
+    """A COCO keypoint results list (one person per image) from (N, 17, 3) keypoints."""
+    k = np.round(np.asarray(keypoints, np.float64), 2)
+    ids = range(len(k)) if image_ids is None else image_ids
+    return [{"image_id": int(i), "category_id": 1, "keypoints": c.ravel().tolist(), "score": score}
+            for i, c in zip(ids, k)]

@@ -172,14 +172,11 @@ def _module_name(m) -> str:
     return name
 
 
-def code_digest(*modules) -> str:
-    """A 16-hex-digit digest of the source of ``modules`` (module objects or dotted names, e.g.
-    ``"posecore.recipes.zhou"``) and, recursively, of every module of the same top-level package
-    (``posecore``) that they import, with absolute or relative imports, and of the packages'
-    ``__init__`` files: a change in a model, loss or recipe file used by a recipe changes the digest.
-    Raises ValueError for a module whose source cannot be found."""
+def _code_sources(*modules) -> dict[str, tuple[Path, str]]:
+    """{module name: (file, source)} of ``modules`` and every posecore module they import, recursively
+    (see :func:`code_digest`)."""
     names = [_module_name(m) for m in modules]
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[Path, str]] = {}
     todo = list(names)
     while todo:
         name = todo.pop()
@@ -191,15 +188,30 @@ def code_digest(*modules) -> str:
                 raise ValueError(f"code_digest: no source file for module {name!r}")
             continue  # e.g. a name imported from a package that is not a module
         src = _read_source(path)
-        seen[name] = src
-        is_pkg = path.name == "__init__.py"
+        seen[name] = (Path(path), src)
+        is_pkg = Path(path).name == "__init__.py"
         parts = name.split(".")
         todo += [".".join(parts[:i]) for i in range(1, len(parts))]       # enclosing packages
         todo += sorted(_imported_modules(name, src, is_pkg))
+    return seen
+
+
+def code_digest(*modules) -> str:
+    """A 16-hex-digit digest of the source of ``modules`` (module objects or dotted names, e.g.
+    ``"posecore.recipes.zhou"``) and, recursively, of every module of the same top-level package
+    (``posecore``) that they import, with absolute or relative imports, and of the packages'
+    ``__init__`` files: a change in a model, loss or recipe file used by a recipe changes the digest.
+    Raises ValueError for a module whose source cannot be found."""
+    seen = _code_sources(*modules)
     h = hashlib.sha256()
     for name in sorted(seen):
-        h.update(name.encode() + b"\0" + seen[name].encode("utf-8") + b"\0")
+        h.update(name.encode() + b"\0" + seen[name][1].encode("utf-8") + b"\0")
     return h.hexdigest()[:16]
+
+
+def code_files(*modules) -> list[Path]:
+    """The source files behind :func:`code_digest` of ``modules`` (sorted)."""
+    return sorted(path for path, _ in _code_sources(*modules).values())
 
 
 _DIGEST_RE = re.compile(r"[0-9a-f]{16}")

@@ -635,3 +635,15 @@ def test_odd_inputs_same_names_inf_scores_and_entries_without_keypoints(tmp_path
     del res[1]["keypoints"]
     with pytest.raises(kp.KeypointError, match=r"nokp\.json: result 1: has no 'keypoints'"):
         kp.read_keypoints(write_json(tmp_path / "nokp.json", res))
+
+
+def test_coco17_from_h36m_round_trips_through_the_mapping(tmp_path):
+    from posecore.data.toy import toy_poseset
+    ps = toy_poseset(12, seed=2)
+    coco = kp.coco17_from_h36m(ps.poses_3d, ps.intrinsics, ps.poses_2d)
+    assert coco.shape == (12, 17, 3) and np.isfinite(coco).all()
+    path = tmp_path / "dets.json"
+    path.write_text(json.dumps(kp.coco_results(coco)))
+    back = kp.load_keypoints([path], check=False)
+    limbs = [sk.JOINT_INDEX[n] for n in kp.COCO17_JOINTS[5:]]
+    np.testing.assert_allclose(back.poses_2d[:, limbs], ps.poses_2d[:, limbs], atol=0.01)

@@ -51,28 +51,8 @@ def sha256(path) -> str:
 
 
 def coco_results(ps) -> list:
-    """A COCO keypoint results list (one person per image) from a PoseSet: the twelve limb joints from
-    its 2D poses, the nose from H36M joint 9 ('neck', the nose), eyes and ears placed on the head in
-    3D (the ear line 58 % of the way from the thorax to the head top, eyes a little higher and in
-    front, ears 75 mm and eyes 32 mm to each side) and projected; eyes are invisible (score 0.1)
-    when the person faces away from the camera."""
-    P = ps.poses_3d.astype(np.float64)
-    T, H = P[:, J["thorax"]], P[:, J["head"]]
-    up = (H - T) / np.linalg.norm(H - T, axis=-1, keepdims=True)
-    lat = P[:, J["left_shoulder"]] - P[:, J["right_shoulder"]]
-    lat -= (lat * up).sum(-1, keepdims=True) * up
-    lat /= np.linalg.norm(lat, axis=-1, keepdims=True)                 # the person's left
-    fwd = np.cross(lat, up)                                            # where the person faces
-    ear, eye = T + 0.58 * (H - T) - 30 * fwd, T + 0.62 * (H - T) + 70 * fwd
-    face3d = np.stack([eye + 32 * lat, eye - 32 * lat, ear + 75 * lat, ear - 75 * lat], 1)   # (N, 4, 3)
-    face = camera.project(face3d, ps.intrinsics[:, None].astype(np.float64))
-    uv = ps.poses_2d.astype(np.float64)
-    xy = np.concatenate([uv[:, [J["neck"]]], face, uv[:, [J[n] for n in kp.COCO17_JOINTS[5:]]]], 1)
-    score = np.full(xy.shape[:2] + (1,), 0.9)
-    score[(fwd * eye).sum(-1) > 0, 1:3] = 0.1                           # facing away: no eyes
-    c = np.concatenate([xy, score], -1)
-    return [{"image_id": i, "category_id": 1, "keypoints": np.round(c[i], 2).ravel().tolist(), "score": 0.9}
-            for i in range(len(c))]
+    """A COCO keypoint results list (one person per image) from a PoseSet (see keypoints.coco17_from_h36m)."""
+    return kp.coco_results(kp.coco17_from_h36m(ps.poses_3d, ps.intrinsics, ps.poses_2d))
 
 
 @pytest.mark.parametrize("kind", SHIPPED)
