@@ -41,6 +41,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
+from posecore.data.fixtures import RandomImages  # noqa: E402
 from posecore.models.martinez import MartinezConfig, MartinezNet, apply_max_norm
 
 BF16_FLAGS = ("avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
@@ -145,31 +146,6 @@ def drover_step(mode: str):
     return step, 2 * n
 
 
-class _FakeImages:
-    """Random images and labels with the keys of posecore.data.images.ImageDataset.get_batch."""
-
-    def __init__(self, n, has_3d, R):
-        from posecore.data.images import crop_to_heatmap, heatmaps_from_joints
-        g = torch.Generator().manual_seed(n + 7 * has_3d)
-        self.n, self.R, self.has = n, R, has_3d
-        self.p3 = torch.randn(n, 17, 3, generator=g) * 200
-        self.j2 = self.p3[..., :2] * (0.2 * R / 256) + R / 2
-        self.hm = heatmaps_from_joints(crop_to_heatmap(self.j2, R, R // 4), None, R // 4)
-        self.img = torch.rand(n, 3, R, R, generator=g)
-
-    def __len__(self):
-        return self.n
-
-    def get_batch(self, idx):
-        idx = torch.as_tensor(idx, dtype=torch.long)
-        B = len(idx)
-        p3 = self.p3[idx] - self.p3[idx][:, :1]
-        return dict(image=self.img[idx], heatmaps=self.hm[idx], joints_2d=self.j2[idx],
-                    joints_visible=torch.ones(B, 17, dtype=torch.bool),
-                    poses_3d=p3 if self.has else torch.zeros_like(p3), has_3d=torch.full((B,), self.has),
-                    depth=p3[..., 2], intrinsics_crop=torch.ones(B, 4), index=idx, scene=["lab"] * B)
-
-
 def zhou_step(mode: str, stage: int = 2, variant: str = "3D+2D/w geo"):
     """posecore.recipes.zhou.make_step_fn at the quick size on one fixed fake MixedBatches batch; bf16
     autocast wraps the network's forward (the losses and the backward stay outside it)."""
@@ -186,7 +162,7 @@ def zhou_step(mode: str, stage: int = 2, variant: str = "3D+2D/w geo"):
         model.forward = lambda *a, **k: _autocast_call(fwd, *a, **k)
     opt = adam(model.parameters(), mode, lr=cfg.lr)
     v = zhou.VARIANTS[variant]
-    lab, wild = _FakeImages(32, True, R), _FakeImages(32, False, R)
+    lab, wild = (RandomImages(32, h, R, px_per_mm=0.2 * R / 256) for h in (True, False))
     batch = MixedBatches(lab, wild, cfg.batch_size, cfg.wild_fraction, seed=0, stage=stage)(1)
     step_fn = zhou.make_step_fn(model, opt, stage, cfg, canonical_bone_lengths(lab.p3).numpy(), v)
     model.train()

@@ -26,6 +26,7 @@ import pytest
 import torch
 
 from posecore import train
+from posecore.data.fixtures import RandomImages
 from posecore.data.toy import toy_poseset
 
 
@@ -165,32 +166,6 @@ def test_drover_full_one_step(fit_spy):
 
 
 # --- Zhou et al. 2017 (the 2x2 hourglass of 256 features at 256 px) ---------------------------------
-class _FakeImages:
-    """Stands in for posecore.data.images.ImageDataset (the keys of its get_batch): random images,
-    labels from a seeded RNG, Gaussian heatmap targets at R / 4."""
-
-    def __init__(self, n, has_3d, R):
-        from posecore.data.images import crop_to_heatmap, heatmaps_from_joints
-        self._hm = lambda j: heatmaps_from_joints(crop_to_heatmap(j, R, R // 4), None, R // 4)
-        g = torch.Generator().manual_seed(n + 7 * has_3d)
-        self.n, self.R, self.has = n, R, has_3d
-        self.p3 = torch.randn(n, 17, 3, generator=g) * 200
-        self.j2 = self.p3[..., :2] * 0.2 + R / 2                    # ~0.2 px/mm: a body of ~1/2 the crop
-        self.img = torch.rand(n, 3, R, R, generator=g)
-
-    def __len__(self):
-        return self.n
-
-    def get_batch(self, idx):
-        idx = torch.as_tensor(idx, dtype=torch.long)
-        B = len(idx)
-        p3 = self.p3[idx] - self.p3[idx][:, :1]
-        return dict(image=self.img[idx], heatmaps=self._hm(self.j2[idx]), joints_2d=self.j2[idx],
-                    joints_visible=torch.ones(B, 17, dtype=torch.bool),
-                    poses_3d=p3 if self.has else torch.zeros_like(p3), has_3d=torch.full((B,), self.has),
-                    depth=p3[..., 2], intrinsics_crop=torch.ones(B, 4), index=idx, scene=["lab"] * B)
-
-
 @pytest.mark.parametrize("stage,variant", [(1, "3D+2D/w geo"), (2, "3D+2D/w geo"), (3, "3D+2D/w geo"),
                                            (3, "3D/w geo")])
 def test_zhou_full_one_step_per_stage(stage, variant):
@@ -209,7 +184,7 @@ def test_zhou_full_one_step_per_stage(stage, variant):
     n = n_params(model)
     print(f"\nZhouNet (full: {R} px, 2x2 hourglass of 256 features): {n:,} parameters")
     assert n > 10_000_000
-    lab, wild = _FakeImages(8, True, R), _FakeImages(8, False, R)
+    lab, wild = RandomImages(8, True, R), RandomImages(8, False, R)
     canonical = canonical_bone_lengths(lab.p3).numpy()
     batches = MixedBatches(lab, wild if v.use_wild else None, cfg.batch_size, cfg.wild_fraction, seed=cfg.seed,
                            stage=stage, pool=cfg.train_pool)
