@@ -7,6 +7,13 @@ quick configuration and batch size. With CUDA: the forward time of a batch of 24
 (paper: Zhou et al. 30 ms per image on a Titan X; Yang et al. 1.1 s per 24 images) for the Zhou and
 Yang (4 x 1) networks, and training throughput with bf16 autocast + channels_last.
 
+The shared 2D backbone (:mod:`posecore.recipes.backbone`, quick profile): the median time of one
+training step (fresh rendered batch, flip, heatmap loss, Adam) in fp32 and with bf16 autocast,
+interleaved in one run, and their ratio; and the lab-test PCKh@0.5 of the trained quick backbone (when
+the package ships or chapter 05 has cached) evaluated in fp32 and under bf16 autocast, and
+their difference -- the metric behind a "use bf16" decision. (On a CPU without avx512_bf16 / AMX bf16
+is several times slower; there the recipe stays fp32.)
+
 Run: ``python benchmarks/bench_hourglass.py [--quick-only] [--json out.json]``.
 """
 from __future__ import annotations
@@ -17,6 +24,7 @@ import time
 
 import torch
 
+from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import zhou as zhou_recipe
 from posecore.losses import depth_loss, heatmap_loss
 from posecore.models.hourglass import HourglassConfig, count_parameters
@@ -24,7 +32,7 @@ from posecore.models.zhou import ZhouConfig, ZhouNet
 
 
 def zhou_net(profile: str) -> ZhouNet:
-    return ZhouNet(zhou_recipe.config(profile).train_config().model)
+    return ZhouNet(zhou_recipe.config(profile).train_config(backbone_recipe.config(profile)).model)
 
 
 def _sync(device):
@@ -83,6 +91,62 @@ def train_throughput(net, batch: int, reps: int, device, autocast=False, channel
     return reps / (time.perf_counter() - t)
 
 
+def backbone_bf16(res: dict, reps: int = 5) -> None:
+    """Step time fp32 vs bf16 autocast of the quick backbone (interleaved) and, if a trained quick
+    backbone is cached, its lab PCKh in both precisions."""
+    import statistics
+    from posecore.losses import heatmap_loss as hm_loss
+    from posecore.models.hourglass import StackedHourglass
+    from posecore.recipes import backbone as bbr
+    cfg = bbr.config("quick")
+    d = bbr.load_data(cfg)
+    batches = bbr.FreshBatches(d["lab"], d["wild"], cfg.batch_size, cfg.wild_fraction, cfg.flip, cfg.seed)
+    torch.manual_seed(0)
+    nets = {m: StackedHourglass(cfg.hourglass()).train() for m in ("fp32", "bf16")}
+    opts = {m: torch.optim.Adam(n.parameters(), lr=cfg.lr) for m, n in nets.items()}
+    batch = batches(1)
+
+    def step(m):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=m == "bf16"):
+            out = nets[m](batch["image"])
+        loss = hm_loss([o.float() for o in out["heatmaps"]], batch["heatmaps"], batch["joints_visible"])
+        opts[m].zero_grad(set_to_none=True)
+        loss.backward()
+        opts[m].step()
+    times = {m: [] for m in nets}
+    for m in nets:
+        step(m)
+    for _ in range(reps):
+        for m in nets:
+            t = time.perf_counter()
+            step(m)
+            times[m].append(time.perf_counter() - t)
+    med = {m: statistics.median(v) for m, v in times.items()}
+    res["backbone_quick_step_fp32_s"] = med["fp32"]
+    res["backbone_quick_step_bf16_s"] = med["bf16"]
+    res["backbone_quick_bf16_speedup"] = med["fp32"] / med["bf16"]
+    blob = bbr.shipped(cfg, d["data_id"])
+    path, _ = bbr.checkpoint(cfg, d["data_id"])
+    if blob is not None:
+        state = blob["state"]
+    elif path.exists():
+        state = torch.load(path, map_location="cpu", weights_only=False)["models"]["model"]   # our own cache
+    else:
+        res["backbone_quick_pckh_bf16_minus_fp32"] = (f"not measured: no shipped quick backbone and none trained at "
+                                                      f"{path} (make checkpoints, or run chapter 05)")
+        return
+    net = StackedHourglass(cfg.hourglass())
+    net.load_state_dict(state)
+    b = d["eval"]["lab"]
+    pck = {}
+    for m in ("fp32", "bf16"):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=m == "bf16"):
+            pck[m] = bbr.evaluate_2d(bbr.predict_2d(net, b["image"]), b["joints_2d"], b["joints_visible"])["pckh"]
+    res["backbone_quick_lab_pckh_fp32"] = pck["fp32"]
+    res["backbone_quick_lab_pckh_bf16"] = pck["bf16"]
+    res["backbone_quick_pckh_bf16_minus_fp32"] = pck["bf16"] - pck["fp32"]
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick-only", action="store_true", help="skip the slow 256-px CPU forward")
@@ -97,6 +161,7 @@ def main(argv=None) -> dict:
     res["cpu_forward_quick_img_s"] = forward_throughput(net_q, 64, 3, cpu)
     res["cpu_train_quick_it_s"] = train_throughput(zhou_net("quick"), quick.batch_size, 5, cpu)
     res["cpu_train_quick_img_s"] = res["cpu_train_quick_it_s"] * quick.batch_size
+    backbone_bf16(res)
     if not args.quick_only:
         net_f = zhou_net("full")
         res["full_params"] = count_parameters(net_f)

@@ -150,9 +150,9 @@ def zhou_step(mode: str, stage: int = 2, variant: str = "3D+2D/w geo"):
     """posecore.recipes.zhou.make_step_fn at the quick size on one fixed fake MixedBatches batch; bf16
     autocast wraps the network's forward (the losses and the backward stay outside it)."""
     from posecore.models.zhou import ZhouNet, canonical_bone_lengths
-    from posecore.recipes import zhou
+    from posecore.recipes import backbone, zhou
     from posecore.recipes.images import MixedBatches
-    cfg = zhou.config("quick").train_config()
+    cfg = zhou.config("quick").train_config(backbone.config("quick"))
     assert cfg.optimizer == "adam"
     R = cfg.model.hourglass.resolution
     torch.manual_seed(0)

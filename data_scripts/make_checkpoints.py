@@ -44,19 +44,21 @@ SEED = 0
 PROFILE = "quick"
 MAX_BYTES = 5_000_000
 KINDS = ("martinez", "wang")
+BACKBONE_THREADS = 2        # the backbone's training threads (the lifters train on 1)
 
 
 def sha256_bytes(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def git_commit() -> str:
+def git_commit(modules=None) -> str:
     """The last commit that changed the code behind the files: the sources of the recipes they are
     trained with and everything those import (``posecore.train.code_files``) and this script. A change
     anywhere else (the CLI, the book, the shipped weights themselves) leaves it alone, so `make
     checkpoints` in a fresh clone of a later commit gives bit-identical files."""
     from posecore import train
-    files = [str(p.relative_to(ROOT)) for p in train.code_files(*(f"posecore.recipes.{k}" for k in KINDS))
+    modules = modules or [f"posecore.recipes.{k}" for k in KINDS]
+    files = [str(p.relative_to(ROOT)) for p in train.code_files(*modules)
              if ROOT in p.parents] + ["data_scripts/make_checkpoints.py"]
     try:
         out = subprocess.run(["git", "log", "-1", "--format=%H", "--", *files], cwd=ROOT, capture_output=True,
@@ -269,6 +271,71 @@ def make(prov: dict, num_steps=None) -> tuple[dict, dict]:
     return blobs, extras
 
 
+def make_backbone(prov: dict) -> tuple[bytes, dict]:
+    """Train the shared 2D backbone (``posecore.recipes.backbone``, quick profile, seed 0) in a fresh
+    temporary checkpoint folder on ``BACKBONE_THREADS`` threads; the file's bytes and its metrics."""
+    import io
+    from dataclasses import asdict
+
+    from posecore import train
+    from posecore.recipes import backbone
+
+    cfg = backbone.config(PROFILE)
+    old = os.environ.get("POSECORE_CHECKPOINTS")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(BACKBONE_THREADS)
+    try:
+        with tempfile.TemporaryDirectory(prefix="posecore-make-backbone-") as tmp:
+            os.environ["POSECORE_CHECKPOINTS"] = tmp
+            r = backbone.get(cfg, use_shipped=False, progress=True)
+    finally:
+        torch.set_num_threads(threads)
+        if old is None:
+            os.environ.pop("POSECORE_CHECKPOINTS", None)
+        else:
+            os.environ["POSECORE_CHECKPOINTS"] = old
+    blob = dict(kind="backbone", config=asdict(cfg), data_id=r["data_id"], profile=PROFILE, seed=cfg.seed,
+                state={k: v.detach().cpu().clone() for k, v in r["net"].state_dict().items()},
+                history=r["history"], train_seconds=float(r["train_seconds"]), threads=BACKBONE_THREADS,
+                eval=r["eval"], code_digest=train.code_digest("posecore.recipes.backbone"),
+                **dict(prov["common"], git_commit=git_commit(["posecore.recipes.backbone"])))
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    print(f"backbone: trained in {r['train_seconds']:.0f} s; lab PCKh@0.5 {r['eval']['lab']['pckh']:.1f} %, "
+          f"pair ratio {r['eval']['lab']['pair_ratio']:.2f}", flush=True)
+    return buf.getvalue(), blob
+
+
+def backbone_readme(size: int, digest: str, blob: dict) -> str:
+    c, e = blob["config"], blob["eval"]
+    return "\n".join([
+        "",
+        "# Shipped 2D backbone",
+        "",
+        "`backbone.pt`: the shared 2D module of the image chapters (`posecore.recipes.backbone.get` loads it",
+        "when its configuration and data match the request; otherwise the backbone is trained and cached).",
+        "",
+        "| | backbone.pt |",
+        "|---|---|",
+        f"| file size | {size / 1e6:.2f} MB |",
+        f"| sha256 | `{digest[:16]}...` |",
+        f"| network | stacked hourglass {c['stacks']} x {c['modules']}, width {c['features']}, {c['resolution']} px input, "
+        f"heatmaps at 1/{c['heatmap_stride']} |",
+        f"| training | {c['steps']} steps, batch {c['batch_size']} (half lab, half wild, rendered afresh, flipped), "
+        f"{c['optimizer']} lr {c['lr']} {c['lr_schedule']}, seed {c['seed']}, profile `{blob['profile']}`, "
+        f"{blob['threads']} threads, {blob['train_seconds']:.0f} s |",
+        f"| lab test ({c['n_eval']} images): PCKh@0.5 / pair ratio | {e['lab']['pckh']:.1f} % / {e['lab']['pair_ratio']:.2f} |",
+        f"| wild test ({c['n_eval']} images): PCKh@0.5 / pair ratio | {e['wild']['pckh']:.1f} % / {e['wild']['pair_ratio']:.2f} |",
+        f"| data | {', '.join('`' + x + '`' for x in blob['data_id'].split('|'))} |",
+        f"| git commit | `{blob['git_commit'][:12]}` |",
+        f"| code digest | `{blob['code_digest']}` |",
+        f"| torch | {blob['torch_version']} |",
+        "",
+        "Weights in float32. Trained on posecore-synth renders only (CMU motion, synthetic bodies).",
+        "",
+    ])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "posecore" / "weights",
@@ -278,11 +345,27 @@ def main(argv=None) -> int:
     parser.add_argument("--num-steps", type=int, default=None,
                         help="training steps of every network (default: the quick profile's); for trying the "
                              "script out, not for the shipped files")
+    parser.add_argument("--kinds", default="lifters,backbone",
+                        help="what to make: 'lifters', 'backbone' or both (default); the README is rewritten "
+                             "from the files present")
     args = parser.parse_args(argv)
+    kinds = set(args.kinds.split(","))
+    if not kinds <= {"lifters", "backbone"}:
+        parser.error(f"--kinds: unknown {sorted(kinds - {'lifters', 'backbone'})}")
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     prov = provenance()
+    if "backbone" in kinds:
+        data, bblob = make_backbone(prov)
+        if len(data) > MAX_BYTES:
+            print(f"make_checkpoints: backbone.pt is {len(data)} bytes > {MAX_BYTES}", file=sys.stderr)
+            return 1
+        write_atomic(args.out / "backbone.pt", data)
+        write_atomic(args.out / "BACKBONE.md", backbone_readme(len(data), sha256_bytes(data), bblob).encode("utf-8"))
+    if "lifters" not in kinds:
+        print(f"make_checkpoints: done in {time.perf_counter() - t0:.0f} s")
+        return 0
     blobs, extras = make(prov, args.num_steps)
     if args.check_determinism:
         again, _ = make(prov, args.num_steps)

@@ -13,9 +13,10 @@
 # %% [markdown]
 # # 06 · Zhou et al. (ICCV 2017): ablations
 #
-# Chapter 05 trained the four variants of the paper's Tables 1-4. This chapter asks three more
-# questions of the same networks (their checkpoints are reused when chapter 05 ran first with the
-# same profile; otherwise they are trained here):
+# Chapter 05 trained the four variants of the paper's Tables 1-4 from the book's shared 2D backbone
+# (stage 1, `posecore/recipes/backbone.py`). This chapter asks three more questions of the same
+# networks (their checkpoints are reused when chapter 05 ran first with the same profile; otherwise
+# they are trained here; one training seed, so its verdicts carry that caveat):
 #
 # 1. **End-to-end versus two steps.** The paper argues that training 2D and depth jointly beats a
 #    sequential pipeline. We compare the end-to-end network with a two-step one: a Martinez et al.
@@ -34,9 +35,8 @@ profile = None
 dataset = "synth"
 data_root = None
 seed = 0
-resolution = None
+backbone_steps = None
 batch_size = None
-stage1_steps = None
 stage2_steps = None
 stage3_steps = None
 train_pool = None
@@ -52,7 +52,7 @@ from posecore.camera import crop_to_image
 from posecore.evaluate import check_claim, claim_records, evaluate_images, table
 from posecore.models.lifter import lift_with
 from posecore.models.zhou import canonical_bone_sum
-from posecore.recipes import martinez as martinez_recipe, zhou as zhou_recipe
+from posecore.recipes import backbone as backbone_recipe, martinez as martinez_recipe, zhou as zhou_recipe
 from posecore.recipes.images import predict
 from posecore.train import select_device
 
@@ -60,19 +60,21 @@ from posecore.train import select_device
 T0 = time.perf_counter()
 posecore.params.validate()
 profile = profiles.resolve(profile)
-cfg = zhou_recipe.config(profile, seed=seed, resolution=resolution, batch_size=batch_size,
-                         stage1_steps=stage1_steps, stage2_steps=stage2_steps, stage3_steps=stage3_steps,
-                         train_pool=train_pool)
+bcfg = backbone_recipe.config(profile, steps=backbone_steps)
+cfg = zhou_recipe.config(profile, seed=seed, batch_size=batch_size, stage2_steps=stage2_steps,
+                         stage3_steps=stage3_steps, train_pool=train_pool)
 lambda_geo_sweep = list(lambda_geo_sweep) if lambda_geo_sweep is not None else [0.1]
 device = select_device("auto")
-SCALE = (f"{cfg.resolution} px crops, {cfg.stacks}x{cfg.modules} hourglass of width {cfg.features}, batch "
-         f"{cfg.batch_size}, stages {cfg.stage1_steps}/{cfg.stage2_steps}/{cfg.stage3_steps} steps")
+SCALE = (f"{bcfg.resolution} px crops, {bcfg.stacks}x{bcfg.modules} hourglass of width {bcfg.features} "
+         f"(shared backbone, {bcfg.steps} steps), batch {cfg.batch_size}, stages 2/3 {cfg.stage2_steps}/{cfg.stage3_steps} steps")
 print(f"profile={profile}  device={device}\n{SCALE}")
 
 # %%
 t = time.perf_counter()
-d = zhou_recipe.load_data(cfg, dataset, data_root, device=device)
-runs = zhou_recipe.run_variants(cfg, d, device=device, progress=False)
+bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False)   # chapter 05's, when cached
+backbone = (bb["state"], bb["id"])
+d = zhou_recipe.load_data(cfg, bcfg, dataset, data_root, device=device)
+runs = zhou_recipe.run_variants(cfg, d, bcfg, backbone, device=device, progress=False)
 bone_sum = canonical_bone_sum(d["canonical"])
 print(f"four variants ready (trained or loaded) in {time.perf_counter() - t:.1f} s")
 
@@ -130,11 +132,13 @@ for split in ("test", "wild_test"):
 # ## 2. What each stage adds
 
 # %%
-tc = cfg.train_config()
+tc = cfg.train_config(bcfg)
 stage2, _ = zhou_recipe.train_variant("3D+2D/w geo", tc, d["images"]["train"], d["images"]["wild_train"],
-                                      d["canonical"], data_id=d["data_id"], device=device, progress=False, stages=(1, 2))
+                                      d["canonical"], data_id=d["data_id"], device=device, progress=False, stages=(1, 2),
+                                      backbone=backbone)
 ev2 = {s: evaluate_images(predict(stage2, d["images"][s], d["eval_idx"][s], cfg.eval_batch, device=device), bone_sum,
-                          actions=d["sets"][s].action[d["eval_idx"][s]]) for s in ("test", "wild_test", "wild_train")}
+                          actions=d["sets"][s].action[d["eval_idx"][s]], scale="true" if s == "wild_test" else "canonical")
+       for s in ("test", "wild_test", "wild_train")}
 stage_rows = [("after stage 2 (3D+2D, no geo)", ev2), ("stage 3 without geo", runs["3D+2D/wo geo"]),
               ("stage 3 with geo (paper)", runs["3D+2D/w geo"])]
 table(["network", "lab MPJPE", "lab PCKh", "wild MPJPE", "wild PCK@150", "wild sym. mm", "wild 2D-only sym. px"],
@@ -144,13 +148,13 @@ table(["network", "lab MPJPE", "lab PCKh", "wild MPJPE", "wild PCK@150", "wild s
 # %% [markdown]
 # ## 3. The weight of the geometric loss
 #
-# Stages 1-2 are shared; only stage 3 is retrained for each $\lambda_{geo}$.
+# Stage 1 (the shared backbone) and stage 2 are shared; only stage 3 is retrained for each $\lambda_{geo}$.
 
 # %%
 sweep = {0.0: runs["3D+2D/wo geo"], cfg.lambda_geo: runs["3D+2D/w geo"]}
 for lam in lambda_geo_sweep:
     if lam not in sweep:
-        sweep[lam] = zhou_recipe.run_variants(dataclasses.replace(cfg, lambda_geo=float(lam)), d,
+        sweep[lam] = zhou_recipe.run_variants(dataclasses.replace(cfg, lambda_geo=float(lam)), d, bcfg, backbone,
                                               variants=("3D+2D/w geo",), device=device, progress=False)["3D+2D/w geo"]
 table(["lambda_geo", "lab MPJPE", "wild MPJPE", "wild PCK@150", "wild AUC", "wild sym. mm", "2D-only sym. px"],
       [[lam, r["test"]["mpjpe"], r["wild_test"]["mpjpe"], r["wild_test"]["pck"], r["wild_test"]["auc"],

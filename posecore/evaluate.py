@@ -20,7 +20,7 @@ import torch
 
 from . import metrics
 from .models.zhou import depth_target, pose_3d
-from .skeleton import ROOT
+from .skeleton import ROOT, bone_lengths
 
 REPRODUCED, NOT_REPRODUCED = "reproduced", "not reproduced"
 CANNOT_JUDGE = "cannot judge: the model does not work yet"
@@ -56,24 +56,32 @@ def gt_depth_norm(pred: dict) -> np.ndarray:
     return depth_target(torch.as_tensor(pred["gt_2d"], dtype=torch.float64), p3, pred["resolution"]).numpy()
 
 
-def evaluate_images(pred: dict, canonical_bone_sum: float, actions=None) -> dict:
+def evaluate_images(pred: dict, canonical_bone_sum: float, actions=None, scale: str = "canonical") -> dict:
     """Metrics of an image network's predictions (:func:`posecore.recipes.images.predict`). Always: ``pckh`` (2D PCKh@0.5 %, head size from the
     ground-truth neck-head distance) and ``symmetry_px`` (Table 4 in 256-normalised px of the
     predicted (2D, depth) pose). With 3D labels: ``pred_3d`` (root-relative mm, the bone-sum scaled
     pose), ``errors`` (N,) MPJPE mm, ``mpjpe``, ``per_action`` (if ``actions``), ``pck`` / ``auc`` (3DHP,
     all samples) and ``pck_scene`` / ``auc_scene`` per scene kind, ``symmetry_mm``, and the diagnostics
     ``mpjpe_gt2d`` (ground-truth 2D + predicted depth) and ``mpjpe_gtdepth`` (predicted 2D + ground-truth
-    depth)."""
+    depth). ``pair_ratio``: predicted / true left-right paired-joint distance in 2D
+    (:func:`posecore.metrics.paired_joint_ratio`). ``scale``: the 3D pose's bone-length sum is the
+    canonical one ('canonical', Zhou et al. Sec. 4.1.2) or each sample's true one ('true': the known
+    global scale of the official 3DHP evaluation)."""
+    if scale not in ("canonical", "true"):
+        raise ValueError(f"evaluate_images: scale must be 'canonical' or 'true', got {scale!r}")
     R = pred["resolution"]
     gt2, p2, vis = pred["gt_2d"], pred["joints_2d"], pred["visible"]
     head = np.asarray(metrics.head_size_from_joints(gt2), np.float64)
     ok = head > 0
-    out = {"pckh": float(metrics.pckh(p2[ok], gt2[ok], head[ok], visible=vis[ok]))}
+    out = {"pckh": float(metrics.pckh(p2[ok], gt2[ok], head[ok], visible=vis[ok])),
+           "pair_ratio": metrics.paired_joint_ratio(p2, gt2, vis)}
     px_pose = np.concatenate([p2 - p2[:, ROOT:ROOT + 1], (pred["depth"] - pred["depth"][:, :1])[..., None] * R / 2], -1)
     out["symmetry_px"] = metrics.symmetry_error(px_pose * (256.0 / R))
     has = pred["has_3d"]
     if has.any():
         gt3 = pred["gt_3d"][has].astype(np.float64)
+        if scale == "true":
+            canonical_bone_sum = bone_lengths(gt3).sum(-1)
         p3 = pose_3d(p2[has], pred["depth"][has], R, canonical_bone_sum)
         errors = np.asarray(metrics.mpjpe(p3, gt3, reduction="none"))
         out.update(pred_3d=p3, gt_3d=gt3, errors=errors, mpjpe=float(errors.mean()),

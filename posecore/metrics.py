@@ -25,7 +25,7 @@ import re
 import numpy as np
 import torch
 
-from .skeleton import NAMED_BONES, NUM_JOINTS, SYMMETRIC_LIMBS
+from .skeleton import LEFT_JOINTS, NAMED_BONES, NUM_JOINTS, RIGHT_JOINTS, SYMMETRIC_LIMBS
 
 # 3DHP's 14 evaluation joints in posecore's order: all but pelvis (0), spine (7) and neck/nose (9)
 PCK_JOINTS_14 = (1, 2, 3, 4, 5, 6, 8, 10, 11, 12, 13, 14, 15, 16)
@@ -172,6 +172,23 @@ def pckh(pred_2d, gt_2d, head_size, visible=None, threshold: float = 0.5, reduct
         return value.cpu().numpy() if was_np else value
     value = 100.0 * hit.double().sum() / vis.double().sum().clamp_min(1)
     return _finish(value, was_np, "none")
+
+
+def paired_joint_ratio(pred_2d, gt_2d, visible=None) -> float:
+    """Left/right diagnostic: mean predicted distance between the left and right joint of each pair
+    (hips, knees, ankles, shoulders, elbows, wrists) over the mean true distance, on pairs whose two
+    joints are both visible. 1 for a perfect prediction; ~0 when a network puts both joints of each
+    pair on the same spot (e.g. the pair's midpoint). (N, 17, C) -> float."""
+    (p, t), _ = _to_torch(pred_2d, gt_2d)
+    _check_pair(p, t, "paired_joint_ratio")
+    L, R = list(LEFT_JOINTS), list(RIGHT_JOINTS)
+    vis = torch.ones(p.shape[:2], dtype=torch.bool) if visible is None else torch.as_tensor(np.asarray(visible), dtype=torch.bool)
+    both = vis[:, L] & vis[:, R]
+    if not both.any():
+        raise ValueError("paired_joint_ratio: no pair has both joints visible")
+    dp = (p[:, L] - p[:, R]).norm(dim=-1)[both]
+    dt = (t[:, L] - t[:, R]).norm(dim=-1)[both]
+    return float(dp.mean() / dt.mean().clamp_min(1e-12))
 
 
 def limb_lengths(poses, names=None) -> dict:

@@ -171,10 +171,10 @@ def test_drover_full_one_step(fit_spy):
 def test_zhou_full_one_step_per_stage(stage, variant):
     from posecore.models.hourglass import HourglassConfig
     from posecore.models.zhou import ZhouNet, canonical_bone_lengths
-    from posecore.recipes import zhou
+    from posecore.recipes import backbone, zhou
     from posecore.recipes.images import MixedBatches
 
-    full = zhou.config("full").train_config()
+    full = zhou.config("full").train_config(backbone.config("full"))
     assert full.model.hourglass == HourglassConfig.zhou(256)          # 2 stacks x 2 modules, 256 features
     cfg = dataclasses.replace(full, batch_size=2)                     # 1 lab + 1 wild image (BN needs >= 2)
     v = zhou.VARIANTS[variant]

@@ -61,3 +61,20 @@ def test_bad_input():
         HourglassConfig(depth=4, resolution=100)
     with pytest.raises(ValueError, match="NaN"):
         decode_heatmaps(torch.full((1, 17, 8, 8), float("nan")))
+
+
+@pytest.mark.parametrize("stacks", [1, 2])
+def test_fine_heatmaps_at_half_resolution(stacks):
+    """heatmap_stride=2: every stack's heatmaps at R / 2, everything else (features, merged) at R / 4,
+    and each stack's loss reaches its fine head and the stem's first layer."""
+    torch.manual_seed(0)
+    cfg = HourglassConfig(stacks=stacks, modules=1, features=16, depth=2, resolution=32, heatmap_stride=2)
+    assert cfg.heatmap_resolution == 16
+    net = StackedHourglass(cfg)
+    out = net(torch.rand(2, 3, 32, 32))
+    assert [tuple(h.shape) for h in out["heatmaps"]] == [(2, 17, 16, 16)] * stacks
+    assert out["merged"].shape == (2, 16, 8, 8) and out["features"][-1].shape == (2, 16, 8, 8)
+    out["heatmaps"][-1].sum().backward()
+    assert net.fine_skip[-1].weight.grad.abs().sum() > 0 and net.stem_fine[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="heatmap_stride"):
+        HourglassConfig(resolution=32, depth=2, heatmap_stride=3)

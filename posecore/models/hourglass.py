@@ -46,6 +46,7 @@ class HourglassConfig:
     resolution: int = 256       # input image side in px
     num_joints: int = NUM_JOINTS
     stem_features: int = 0      # channels of the stem's first conv (0: features // 4, 64 at 256)
+    heatmap_stride: int = 4     # 4: heatmaps at R / 4 (the paper); 2: at R / 2 through a fine head (below)
 
     def __post_init__(self):
         for k in ("stacks", "modules", "features", "depth", "resolution", "num_joints"):
@@ -54,6 +55,8 @@ class HourglassConfig:
                 raise ValueError(f"HourglassConfig.{k} must be a positive int, got {v!r}")
         if self.features % 2:
             raise ValueError(f"HourglassConfig.features must be even (bottleneck halves it), got {self.features}")
+        if self.heatmap_stride not in (2, 4):
+            raise ValueError(f"HourglassConfig.heatmap_stride must be 2 or 4, got {self.heatmap_stride!r}")
         step = 4 * 2 ** self.depth
         if self.resolution % step:
             raise ValueError(f"HourglassConfig.resolution={self.resolution} must be divisible by "
@@ -61,7 +64,7 @@ class HourglassConfig:
 
     @property
     def heatmap_resolution(self) -> int:
-        return self.resolution // 4
+        return self.resolution // self.heatmap_stride
 
     @property
     def stem_width(self) -> int:
@@ -141,16 +144,28 @@ class StackedHourglass(nn.Module):
       to width F by 1x1 convs and summed (what Zhou et al. feed the depth regressor and what a next
       stack would receive);
     - ``stem``: ``(B, F, R/4, R/4)`` the stem features (input of the first stack).
+
+    With ``heatmap_stride=2`` (our departure for small inputs: at 64 px the R/4 = 16-px heatmaps put
+    the two joints of a left/right pair 1-3 px apart, where their Gaussians merge) each stack's head
+    reads its features upsampled 2x (nearest) plus a 1x1 projection of the stem's first, stride-2
+    layer (R/2, the finest features of the network), through one residual module, and predicts
+    ``(B, J, R/2, R/2)`` heatmaps; the re-injection into the next stack average-pools them back to
+    R/4. The hourglasses themselves, ``features`` and ``merged`` stay at R/4.
     """
 
     def __init__(self, config: HourglassConfig | None = None):
         super().__init__()
         c = self.config = config or HourglassConfig()
         F, S = c.features, c.stem_width
+        self.stem_fine = nn.Sequential(                          # R/2: the first, stride-2 layer
+            nn.Conv2d(3, S, 7, stride=2, padding=3), nn.BatchNorm2d(S), nn.ReLU(inplace=True))
         self.stem = nn.Sequential(
-            nn.Conv2d(3, S, 7, stride=2, padding=3), nn.BatchNorm2d(S), nn.ReLU(inplace=True),
             Residual(S, 2 * S), nn.MaxPool2d(2, 2), Residual(2 * S, 2 * S), Residual(2 * S, F),
         )
+        self.fine = c.heatmap_stride == 2
+        if self.fine:
+            self.fine_skip = nn.ModuleList([nn.Conv2d(S, F, 1) for _ in range(c.stacks)])
+            self.fine_res = nn.ModuleList([Residual(F, F) for _ in range(c.stacks)])
         self.hourglasses = nn.ModuleList([Hourglass(c.depth, c.modules, F) for _ in range(c.stacks)])
         self.post = nn.ModuleList([
             nn.Sequential(residuals(c.modules, F, F), nn.Conv2d(F, F, 1), nn.BatchNorm2d(F), nn.ReLU(inplace=True))
@@ -173,14 +188,20 @@ class StackedHourglass(nn.Module):
 
     def forward(self, images: torch.Tensor) -> dict:
         self.check_images(images)
-        x = self.stem(images)
+        s = self.stem_fine(images)                               # (B, S, R/2, R/2)
+        x = self.stem(s)                                         # (B, F, R/4, R/4)
         out = {"stem": x, "heatmaps": [], "features": []}
         for i in range(self.config.stacks):
             f = self.post[i](self.hourglasses[i](x))
-            h = self.heads[i](f)
+            if self.fine:
+                up = nn.functional.interpolate(f, scale_factor=2.0, mode="nearest")   # (B, F, R/2, R/2)
+                h = self.heads[i](self.fine_res[i](up + self.fine_skip[i](s)))      # (B, J, R/2, R/2)
+                h_coarse = nn.functional.avg_pool2d(h, 2)                           # (B, J, R/4, R/4)
+            else:
+                h = h_coarse = self.heads[i](f)                                     # (B, J, R/4, R/4)
             out["heatmaps"].append(h)
             out["features"].append(f)
-            x = x + self.feature_back[i](f) + self.heatmap_back[i](h)
+            x = x + self.feature_back[i](f) + self.heatmap_back[i](h_coarse)
         out["merged"] = x
         return out
 

@@ -147,7 +147,10 @@ def assemble_pose_3d(joints_2d: torch.Tensor, depth_px: torch.Tensor, canonical_
     p = [b[0] for b in bones]
     c = [b[1] for b in bones]
     total = (pose[:, c] - pose[:, p]).norm(dim=-1).sum(-1)
-    pose = pose * (canonical_bone_sum / total.clamp_min(1e-6))[:, None, None]
+    if isinstance(canonical_bone_sum, torch.Tensor):        # (B, 1, 1) per-sample sums
+        pose = pose * canonical_bone_sum.to(pose) / total.clamp_min(1e-6)[:, None, None]
+    else:
+        pose = pose * (canonical_bone_sum / total.clamp_min(1e-6))[:, None, None]
     if root is not None:
         pose = pose + torch.as_tensor(root, dtype=pose.dtype, device=pose.device)[:, None, :]
     return pose
@@ -164,11 +167,20 @@ def canonical_bone_lengths(poses_3d, bones=BONES) -> torch.Tensor:
     return (poses_3d[:, c] - poses_3d[:, p]).norm(dim=-1).mean(0)
 
 
-def pose_3d(joints_2d, depth_norm, resolution: int, canonical_bone_sum: float) -> np.ndarray:
-    """The paper's 3D pose from crop-px 2D joints and normalised depths: root-relative mm (N, J, 3)."""
+def pose_3d(joints_2d, depth_norm, resolution: int, canonical_bone_sum) -> np.ndarray:
+    """The paper's 3D pose from crop-px 2D joints and normalised depths: root-relative mm (N, J, 3).
+    ``canonical_bone_sum``: one bone-length sum (mm) for every sample, or (N,) sums (e.g. each
+    subject's true one: the known global scale)."""
     j = torch.as_tensor(np.asarray(joints_2d), dtype=torch.float64)
     d = torch.as_tensor(np.asarray(depth_norm), dtype=torch.float64) * (resolution / 2)
-    return assemble_pose_3d(j, d, float(canonical_bone_sum)).numpy()
+    s = np.asarray(canonical_bone_sum, np.float64)
+    if s.ndim:
+        if s.shape != (len(j),):
+            raise ValueError(f"pose_3d: bone sums must be one value or ({len(j)},), got {s.shape}")
+        s = torch.as_tensor(s)[:, None, None]
+    else:
+        s = float(s)
+    return assemble_pose_3d(j, d, s).numpy()
 
 
 def canonical_bone_sum(canonical) -> float:

@@ -81,17 +81,19 @@ def _cat(a: dict, b: dict) -> dict:
 class MixedBatches:
     """``batch_fn(step)``: ``round(wild_fraction * B)`` images of ``wild`` (2D labels only) and the rest
     from ``lab`` (3D labels), drawn by an RNG seeded with (seed, stage, step), so a resumed run sees
-    the same batches. The batch dict of :meth:`ImageDataset.get_batch` plus ``is_wild`` (B,) bool and
+    the same batches; ``pool_seed`` (default ``seed``) picks the fixed training pool, so runs of
+    several training seeds can share one rendered pool. The batch dict of :meth:`ImageDataset.get_batch` plus ``is_wild`` (B,) bool and
     ``depth_target`` (B, J) normalised depths (NaN where there is no 3D label)."""
 
     def __init__(self, lab, wild=None, batch_size: int = 6, wild_fraction: float = 0.5, seed: int = 0,
-                 stage: int = 0, pool: int = 0, device="cpu"):
+                 stage: int = 0, pool: int = 0, device="cpu", pool_seed: int | None = None):
         self.lab, self.wild = lab, wild
+        pool_seed = seed if pool_seed is None else pool_seed
         self.batch_size, self.seed, self.stage, self.device = batch_size, seed, stage, device
         self.n_wild = int(round(wild_fraction * batch_size)) if wild is not None else 0
         self.n_lab = batch_size - self.n_wild
-        self.lab_pool = pool_indices(len(lab), pool, seed, "train")
-        self.wild_pool = pool_indices(len(wild), pool, seed, "wild_train") if wild is not None else None
+        self.lab_pool = pool_indices(len(lab), pool, pool_seed, "train")
+        self.wild_pool = pool_indices(len(wild), pool, pool_seed, "wild_train") if wild is not None else None
 
     def __call__(self, step: int) -> dict:
         rng = np.random.default_rng([self.seed, self.stage, step])

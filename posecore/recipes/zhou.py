@@ -25,9 +25,9 @@ import torch
 from .. import profiles, train
 from ..evaluate import evaluate_images
 from ..losses import LAMBDA_GEO, LAMBDA_REG, depth_loss, geometric_loss, heatmap_loss
-from ..models.hourglass import HourglassConfig
 from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_lengths, canonical_bone_sum
 from . import checkpoint_path
+from .backbone import BackboneConfig
 from .images import CachedImages, MixedBatches, eval_indices, pool_indices, predict
 
 
@@ -63,7 +63,8 @@ class ImageTrainConfig:
     wild_fraction: float = 0.5
     train_pool: int = 0                 # > 0: draw training images from this many per split only
     lr_schedule: str = "constant"       # 'constant' (paper) or 'cosine' (to 5% at the end of every stage)
-    seed: int = 0
+    seed: int = 0                       # initialisation and batch order
+    pool_seed: int = 0                  # which images form the training pool (the data, shared by seeds)
 
     def __post_init__(self):
         if self.lr_schedule not in ("constant", "cosine"):
@@ -86,16 +87,16 @@ def _optimizer(params, cfg: ImageTrainConfig):
 def make_step_fn(model: ZhouNet, optimizer, stage: int, cfg: ImageTrainConfig, canonical, variant: Variant):
     """``step_fn(batch, step)`` of one stage. Stage 1: heatmap loss only (the optimiser holds only the
     2D module's parameters). Stage 2: + ``lambda_reg`` x depth L2 on the 3D-labelled images. Stage 3:
-    + ``lambda_geo`` x geometric loss (if the variant has it) on the 2D-only images -- whose depth
-    gradient stops at the depth regressor (``geo_rows``) -- or, for the 3D-only variant, on the lab
-    images through a second pass of the depth regressor on detached 2D-module features."""
+    + ``lambda_geo`` x geometric loss (if the variant has it) on the 2D-only images, or, for the
+    3D-only variant, on the lab images. As in the paper, the geometric loss's gradient flows through
+    the depth regressor into the shared hourglass features (only the ground-truth 2D it compares with
+    is constant)."""
     R = model.config.hourglass.resolution
     geo_on = stage == 3 and variant.geo and cfg.lambda_geo > 0
 
     def step_fn(batch, step):
         images, is_wild = batch["image"], batch["is_wild"]
-        geo_rows = is_wild if (geo_on and variant.use_wild) else None
-        out = model(images, geo_rows=geo_rows)
+        out = model(images)
         vis = batch.get("joints_visible")
         l_hm = heatmap_loss(out["heatmaps"], batch["heatmaps"], vis)
         logs = {"hm": l_hm.item()}
@@ -105,11 +106,8 @@ def make_step_fn(model: ZhouNet, optimizer, stage: int, cfg: ImageTrainConfig, c
             loss = loss + cfg.lambda_reg * l_d
             logs["depth"] = l_d.item()
         if geo_on:
-            if variant.use_wild:
-                d, rows = out["depth"], is_wild
-            else:
-                d, rows = model.depth(out["merged"].detach()), torch.ones_like(is_wild)
-            l_g = geometric_loss(d, batch["joints_2d"], canonical, R, rows=rows, visible=vis)
+            rows = is_wild if variant.use_wild else torch.ones_like(is_wild)
+            l_g = geometric_loss(out["depth"], batch["joints_2d"], canonical, R, rows=rows, visible=vis)
             loss = loss + cfg.lambda_geo * l_g
             logs["geo"] = l_g.item()
         optimizer.zero_grad(set_to_none=True)
@@ -128,7 +126,7 @@ def stage_config(cfg: ImageTrainConfig, variant: Variant, stage: int, data_id: s
     c = asdict(cfg)
     keep = dict(model=c["model"], batch_size=cfg.batch_size, optimizer=cfg.optimizer, lr=cfg.lr,
                 wild_fraction=cfg.wild_fraction if variant.use_wild else 0.0, train_pool=cfg.train_pool,
-                lr_schedule=cfg.lr_schedule,
+                lr_schedule=cfg.lr_schedule, pool_seed=cfg.pool_seed,
                 seed=cfg.seed, data=data_id, use_wild=variant.use_wild, stage1_steps=cfg.stage1_steps)
     if stage >= 2:
         keep.update(stage2_steps=cfg.stage2_steps, lambda_reg=cfg.lambda_reg)
@@ -145,22 +143,35 @@ def stage_checkpoint(cfg: ImageTrainConfig, variant: Variant, stage: int, data_i
 
 
 def train_variant(variant: Variant | str, cfg: ImageTrainConfig, lab, wild, canonical, *, name: str = "zhou",
-                  data_id: str = "", device="cpu", progress: bool = True, stages=(1, 2, 3)) -> tuple[ZhouNet, dict]:
+                  data_id: str = "", device="cpu", progress: bool = True, stages=(1, 2, 3),
+                  backbone=None) -> tuple[ZhouNet, dict]:
     """Train (or load) one variant through the three stages. ``lab`` / ``wild``: ImageDatasets of the
     lab (3D) and wild (2D-only) training splits; ``canonical``: canonical bone lengths (BONES order,
     mm) for the geometric loss; ``data_id``: a string naming the data (part of the checkpoint hash).
+    ``backbone``: ``(state_dict, backbone_id)`` of a shared 2D module (:mod:`posecore.recipes.backbone`,
+    the paper's stage 1 trained once for every variant): stage 1 is then this backbone, loaded, and
+    ``backbone_id`` replaces stage 1's settings in the later stages' checkpoint names; without it
+    stage 1 trains here, per variant (``cfg.stage1_steps``).
     Returns (model in eval mode, {stage: history}); ``stages=(1, 2)`` stops after stage 2."""
     variant = VARIANTS[variant] if isinstance(variant, str) else variant
     train.seed_everything(cfg.seed)
     model = ZhouNet(cfg.model).to(device)
     steps = {1: cfg.stage1_steps, 2: cfg.stage2_steps, 3: cfg.stage3_steps}
     histories = {}
+    if backbone is not None:
+        state, backbone_id = backbone
+        model.hourglass.load_state_dict(state)
+        data_id = f"{data_id}|backbone:{backbone_id}"
+        histories[1] = []
     for stage in stages:
+        if stage == 1 and backbone is not None:
+            continue
         ckpt, sc = stage_checkpoint(cfg, variant, stage, data_id, name)
         params = model.parameters_2d() if stage == 1 else model.parameters()
         opt = _optimizer(params, cfg)
         batches = MixedBatches(lab, wild if variant.use_wild else None, cfg.batch_size, cfg.wild_fraction,
-                               seed=cfg.seed, stage=stage, pool=cfg.train_pool, device=device)
+                               seed=cfg.seed, stage=stage, pool=cfg.train_pool, device=device,
+                               pool_seed=cfg.pool_seed)
         step_fn = make_step_fn(model, opt, stage, cfg, canonical, variant)
         scheds = {}
         if cfg.lr_schedule == "cosine":
@@ -181,16 +192,13 @@ def train_variant(variant: Variant | str, cfg: ImageTrainConfig, lab, wild, cano
 # --- the chapters' runs (05 and its ablation 06 share them) ----------------------------------------
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything chapters 05 and 06 run; :meth:`for_profile` gives the three scales. ``n_eval_*``
-    cap the evaluated images per split (0: all)."""
-    resolution: int = 256
-    stacks: int = 2
-    modules: int = 2
-    features: int = 256
-    hg_depth: int = 4
+    """Everything chapters 05 and 06 run after the shared 2D backbone (:mod:`posecore.recipes.backbone`,
+    which fixes the hourglass and the image resolution); :meth:`for_profile` gives the three scales.
+    ``n_eval_*`` cap the evaluated images per split (0: all); ``wild_in_crop``: score only wild-test
+    samples whose 17 joints all lie inside the crop (a truncated body's missing joints cannot be read
+    from the image; the paper's 3DHP test crops hold the whole body)."""
     reg_modules: int = 2
     batch_size: int = 6
-    stage1_steps: int = 240_000
     stage2_steps: int = 200_000
     stage3_steps: int = 40_000
     optimizer: str = "rmsprop"
@@ -202,66 +210,76 @@ class RunConfig:
     n_eval_lab: int = 0
     n_eval_wild: int = 0
     n_eval_wild_2d: int = 2000
+    wild_in_crop: bool = True
     eval_batch: int = 32
-    seed: int = 0
+    seed: int = 0               # training seed (initialisation of the depth regressor, batch order)
+    data_seed: int = 0          # training pools, evaluation subsets and renders: the same for every seed
 
     @classmethod
     def for_profile(cls, profile: str) -> "RunConfig":
         return profiles.pick(
             profile,
-            # CI: a toy hourglass on 32-px images, a few steps per stage: proves the code path only
-            smoke=cls(resolution=32, stacks=1, modules=1, features=16, hg_depth=2, reg_modules=1, batch_size=4,
-                      stage1_steps=2, stage2_steps=2, stage3_steps=2, optimizer="adam", lr=1e-3, train_pool=24,
-                      lr_schedule="cosine",
-                      n_eval_lab=12, n_eval_wild=12, n_eval_wild_2d=8, eval_batch=32),
-            # 2 CPU cores, <= 20 min for the four variants (500/500/250 steps took 20.9 min on an idle machine): 64-px images, Zhou's 2 x 2 hourglass at
-            # width 64 and recursion depth 3 (16 -> 2 px), Adam, a few hundred steps per stage
-            quick=cls(resolution=64, stacks=2, modules=2, features=64, hg_depth=3, reg_modules=1, batch_size=16,
-                      stage1_steps=400, stage2_steps=400, stage3_steps=200, optimizer="adam", lr=1e-3,
-                      lr_schedule="cosine", train_pool=1200, n_eval_lab=600, n_eval_wild=600, n_eval_wild_2d=300, eval_batch=64),
-            # the paper: 256 px, 2 x 2 hourglass of 256 features, batch 6, RMSprop 2.5e-4, 240k/200k/40k
+            # CI: a few steps per stage: proves the code path only
+            smoke=cls(reg_modules=1, batch_size=4, stage2_steps=2, stage3_steps=2, optimizer="adam", lr=1e-3,
+                      train_pool=24, lr_schedule="cosine", n_eval_lab=12, n_eval_wild=12, n_eval_wild_2d=8,
+                      eval_batch=32),
+            # 2 CPU cores: on the quick backbone (64 px, 2 x 1 hourglass of width 64), Adam, a few hundred
+            # steps per stage from the shared backbone
+            quick=cls(reg_modules=1, batch_size=16, stage2_steps=400, stage3_steps=200, optimizer="adam", lr=1e-3,
+                      lr_schedule="cosine", train_pool=1200, n_eval_lab=600, n_eval_wild=600, n_eval_wild_2d=300,
+                      eval_batch=64),
+            # the paper: batch 6, RMSprop 2.5e-4, 200k/40k after the 240k-iteration 2D stage
             full=cls(),
         )
 
-    def train_config(self) -> ImageTrainConfig:
-        hg = HourglassConfig(stacks=self.stacks, modules=self.modules, features=self.features, depth=self.hg_depth,
-                             resolution=self.resolution)
-        return ImageTrainConfig(model=ZhouConfig(hourglass=hg, reg_modules=self.reg_modules),
-                                batch_size=self.batch_size, stage1_steps=self.stage1_steps,
+    def train_config(self, backbone: BackboneConfig) -> ImageTrainConfig:
+        return ImageTrainConfig(model=ZhouConfig(hourglass=backbone.hourglass(), reg_modules=self.reg_modules),
+                                batch_size=self.batch_size, stage1_steps=backbone.steps,
                                 stage2_steps=self.stage2_steps, stage3_steps=self.stage3_steps,
                                 optimizer=self.optimizer, lr=self.lr, lambda_reg=self.lambda_reg,
                                 lambda_geo=self.lambda_geo, train_pool=self.train_pool,
-                                lr_schedule=self.lr_schedule, seed=self.seed)
+                                lr_schedule=self.lr_schedule, seed=self.seed, pool_seed=self.data_seed)
+
 
 def config(profile: str | None = None, **overrides) -> RunConfig:
     """The one configuration of the Zhou runs for a profile, with a chapter's explicit overrides."""
     return profiles.override(RunConfig.for_profile(profiles.resolve(profile)), **overrides)
 
 
-def load_data(cfg: RunConfig, dataset: str = "synth", data_root=None, cache: bool = True,
-                   progress: bool = False, device="cpu") -> dict:
-    """The four splits as PoseSets and ImageDatasets, the canonical skeleton (lab-training average bone
-    lengths, BONES order, mm) and the evaluation subsets. With ``cfg.train_pool > 0`` the training
-    images are a fixed pool per split, rendered once into a :class:`CachedImages` (saved under the
-    checkpoint folder, so a second chapter reuses it), and the 2D-only evaluation images of the wild
-    training split are drawn from outside that pool (held out); the evaluation images of every split
-    are cached likewise. ``device``: where uncached images are rendered (the GPU for ``full``)."""
+def load_data(cfg: RunConfig, backbone: BackboneConfig, dataset: str = "synth", data_root=None, cache: bool = True,
+              progress: bool = False, device="cpu") -> dict:
+    """The four splits as PoseSets and ImageDatasets (at the backbone's resolution), the canonical
+    skeleton (lab-training average bone lengths, BONES order, mm) and the evaluation subsets. With
+    ``cfg.train_pool > 0`` the training images are a fixed pool per split, rendered once into a
+    :class:`CachedImages` (saved under the checkpoint folder, so a second chapter reuses it), and the
+    2D-only evaluation images of the wild training split are drawn from outside that pool (held out);
+    the evaluation images of every split are cached likewise. With ``cfg.wild_in_crop`` the wild-test
+    subset holds only samples with every joint inside the crop (``n_in_crop`` / ``n_wild_candidates``
+    say how many of the candidates qualified). ``device``: where uncached images are rendered."""
     from .. import data
     from ..data.images import ImageDataset
+    from ..data.render import render_samples
     kw = dict(data_root=data_root) if data_root is not None else {}
     sets = {s: data.load(dataset, s, **kw) for s in ("train", "test", "wild_train", "wild_test")}
     hidden = data.load(dataset, "wild_train", reveal_hidden=True, **kw).poses_3d if dataset == "synth" else None
-    R = cfg.resolution
-    ds = {s: ImageDataset(p, resolution=R, seed=cfg.seed, device=device,
+    R = backbone.resolution
+    ds = {s: ImageDataset(p, resolution=R, heatmap_resolution=backbone.hourglass().heatmap_resolution,
+                          seed=cfg.data_seed, device=device,
                           **({"render_poses_3d": hidden} if s == "wild_train" and hidden is not None else {}))
           for s, p in sets.items()}
     canonical = canonical_bone_lengths(sets["train"].poses_3d).numpy()
-    pools = {s: pool_indices(len(sets[s]), cfg.train_pool, cfg.seed, s) for s in ("train", "wild_train")}
+    pools = {s: pool_indices(len(sets[s]), cfg.train_pool, cfg.data_seed, s) for s in ("train", "wild_train")}
     n_w = len(sets["wild_train"])
     outside = np.setdiff1d(np.arange(n_w), pools["wild_train"]) if cfg.train_pool > 0 else np.arange(n_w)
-    idx = {"test": eval_indices(len(sets["test"]), cfg.n_eval_lab, cfg.seed),
-           "wild_test": eval_indices(len(sets["wild_test"]), cfg.n_eval_wild, cfg.seed),
-           "wild_train": outside[eval_indices(len(outside), cfg.n_eval_wild_2d, cfg.seed)]}
+    n_wt = len(sets["wild_test"])
+    wild_ok = np.arange(n_wt)
+    if cfg.wild_in_crop:
+        vis = render_samples(sets["wild_test"], np.arange(n_wt), R, ds["wild_test"]._render_seed(), images=False,
+                             margin=ds["wild_test"].margin, device="cpu")["visible"].numpy()
+        wild_ok = np.flatnonzero(vis.all(1))
+    idx = {"test": eval_indices(len(sets["test"]), cfg.n_eval_lab, cfg.data_seed),
+           "wild_test": wild_ok[eval_indices(len(wild_ok), cfg.n_eval_wild, cfg.data_seed)],
+           "wild_train": outside[eval_indices(len(outside), cfg.n_eval_wild_2d, cfg.data_seed)]}
     data_id = "|".join(f"{s}:{p.meta.get('dataset', dataset)}:{len(p)}" for s, p in sets.items()) + f"|R{R}"
     if cache:
         need = {"train": pools["train"] if cfg.train_pool > 0 else None,
@@ -270,30 +288,36 @@ def load_data(cfg: RunConfig, dataset: str = "synth", data_root=None, cache: boo
         for s, ind in need.items():
             if ind is None:
                 continue
-            key = train.config_hash(dict(data=data_id, split=s, seed=cfg.seed, idx=ind.tolist()))
+            key = train.config_hash(dict(data=data_id, split=s, seed=cfg.data_seed, idx=ind.tolist()))
             t0 = time.perf_counter()
             ds[s] = CachedImages(ds[s], ind, path=train.checkpoint_dir() / "images" / f"{s}-{key}.pt")
             if progress:
                 print(f"{s}: {len(ind)} images ready in {time.perf_counter() - t0:.1f} s")
-    return dict(sets=sets, images=ds, canonical=canonical, eval_idx=idx, data_id=data_id, pools=pools)
+    return dict(sets=sets, images=ds, canonical=canonical, eval_idx=idx, data_id=data_id, pools=pools,
+                n_in_crop=len(wild_ok), n_wild_candidates=n_wt)
 
 
-def run_variants(cfg: RunConfig, d: dict, variants=tuple(VARIANTS), device="cpu", progress=True) -> dict:
-    """Train (or load) each variant and evaluate it on the lab test, the wild test and the 2D-only wild
-    training images. Returns {variant: dict(model, history, test, wild_test, wild_train, pred, seconds)}."""
-    tc = cfg.train_config()
+def run_variants(cfg: RunConfig, d: dict, backbone_cfg: BackboneConfig, backbone, variants=tuple(VARIANTS),
+                 device="cpu", progress=True) -> dict:
+    """Train (or load) each variant from the shared ``backbone`` (``(state_dict, backbone_id)`` of
+    :func:`posecore.recipes.backbone.get`) and evaluate it on the lab test, the wild test and the
+    2D-only wild training images. The lab test's 3D pose is scaled to the canonical bone sum (Sec.
+    4.1.2); the wild test's to the subject's true bone sum (the known global scale, as the official
+    3DHP evaluation). Returns {variant: dict(model, history, test, wild_test, wild_train, pred, seconds)}."""
+    tc = cfg.train_config(backbone_cfg)
     bone_sum = canonical_bone_sum(d["canonical"])
     out = {}
     for name in variants:
         t0 = time.perf_counter()
         model, hist = train_variant(name, tc, d["images"]["train"], d["images"]["wild_train"], d["canonical"],
-                                    data_id=d["data_id"], device=device, progress=progress)
+                                    data_id=d["data_id"], device=device, progress=progress, backbone=backbone)
         t1 = time.perf_counter()
         res = dict(model=model, history=hist, pred={}, train_seconds=t1 - t0)
         for split in ("test", "wild_test", "wild_train"):
             p = predict(model, d["images"][split], d["eval_idx"][split], cfg.eval_batch, device=device)
             res["pred"][split] = p
-            res[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]])
+            res[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]],
+                                         scale="true" if split == "wild_test" else "canonical")
         res["eval_seconds"] = time.perf_counter() - t1
         out[name] = res
     return out
