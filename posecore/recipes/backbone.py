@@ -299,7 +299,7 @@ def get(cfg: BackboneConfig, dataset: str = "synth", data_root=None, device="cpu
     id)`` to the recipes as their stage 1), ``history`` (heatmap loss every 10 steps; lab/wild PCKh@0.5
     and pair ratio every ``cfg.eval_every``), ``train_seconds`` (wall time of its training run),
     ``eval`` (lab / wild metrics on the held-out batches, measured now), ``source`` ('shipped' or the
-    checkpoint path) and ``data_id``."""
+    checkpoint's file name) and ``data_id``."""
     d = load_data(cfg, dataset, data_root, device)
     blob = shipped(cfg, d["data_id"]) if use_shipped else None
     if blob is not None:
@@ -314,7 +314,7 @@ def get(cfg: BackboneConfig, dataset: str = "synth", data_root=None, device="cpu
                                       progress=progress)
         path, _ = checkpoint(cfg, d["data_id"])
         seconds = sum(h["time_s"] for h in history[-1:]) if history else 0.0
-        source, bid = str(path), path.stem
+        source, bid = f"checkpoint {path.name} in the cache", path.stem
     final = {k: evaluate_2d(predict_2d(net, b["image"].to(device)).cpu(), b["joints_2d"], b["joints_visible"])
              for k, b in d["eval"].items()}
     return dict(net=net, state={k: v.detach().clone() for k, v in net.state_dict().items()}, id=bid,
