@@ -1,7 +1,7 @@
 """Benchmark of the stacked hourglass / Zhou network (posecore.models.hourglass, posecore.models.zhou).
 
 Reports, on CPU: forward throughput (images/s) of the Zhou network (hourglass + depth regressor) at the
-``quick`` chapter configuration (64 px, 2 x 2 modules, width 64) and at the ``full`` (paper)
+``quick`` chapter configuration (64 px, 2 x 1 modules, width 64, 32 x 32 heatmaps) and at the ``full`` (paper)
 configuration (256 px, 2 x 2, width 256), and training iterations/s (forward + backward + Adam) at the
 quick configuration and batch size. With CUDA: the forward time of a batch of 24 images at 256 px
 (paper: Zhou et al. 30 ms per image on a Titan X; Yang et al. 1.1 s per 24 images) for the Zhou and
@@ -63,7 +63,7 @@ def forward_throughput(net, batch: int, reps: int, device, autocast=False, chann
 def train_throughput(net, batch: int, reps: int, device, autocast=False, channels_last=False) -> float:
     """Training iterations per second (forward, heatmap + depth loss, backward, Adam step)."""
     R = net.config.hourglass.resolution
-    h = R // 4
+    h = net.config.hourglass.heatmap_resolution
     net = net.to(device).train()
     x = torch.rand(batch, 3, R, R, device=device)
     if channels_last:

@@ -3,7 +3,7 @@ fused implementations (plain script; prints figures; run by `make bench`).
 
 * per recipe, at its ``quick`` size -- Martinez (width 512, batch 256), Wang's synthesis net (the same
   size, 34 -> 34), Drover (width 256, batch 1,024: real + fake in ONE discriminator batch of 2,048),
-  Zhou (64 px, the quick 2 x 2 hourglass of 64 features, batch 16, stage 2) -- the median time of one
+  Zhou (64 px, the quick 2 x 1 hourglass of 64 features with 32 x 32 heatmaps, batch 16, stage 2) -- the median time of one
   training step in each mode, the modes interleaved (A B C D A B C D ...) in one run, and the ratio
   of each to fp32 (> 1: faster than fp32);
 * the metric behind a "use it" verdict: the Martinez quick lifter trained for a short fixed budget
@@ -162,7 +162,8 @@ def zhou_step(mode: str, stage: int = 2, variant: str = "3D+2D/w geo"):
         model.forward = lambda *a, **k: _autocast_call(fwd, *a, **k)
     opt = adam(model.parameters(), mode, lr=cfg.lr)
     v = zhou.VARIANTS[variant]
-    lab, wild = (RandomImages(32, h, R, px_per_mm=0.2 * R / 256) for h in (True, False))
+    hr = cfg.model.hourglass.heatmap_resolution
+    lab, wild = (RandomImages(32, h, R, px_per_mm=0.2 * R / 256, heatmap_resolution=hr) for h in (True, False))
     batch = MixedBatches(lab, wild, cfg.batch_size, cfg.wild_fraction, seed=0, stage=stage)(1)
     step_fn = zhou.make_step_fn(model, opt, stage, cfg, canonical_bone_lengths(lab.p3).numpy(), v)
     model.train()
@@ -353,7 +354,7 @@ def main():
     results["Drover quick (width 256, batch 1024; D batch 2048 real + fake)"] = (
         interleaved(steps, reps, inner=2), 1024, None)
     steps = {m: zhou_step(m)[0] for m in modes}
-    results["Zhou quick (64 px, 2x2 hourglass of 64 features, batch 16, stage 2)"] = (
+    results["Zhou quick (64 px, 2x1 hourglass of 64 features, 32x32 heatmaps, batch 16, stage 2)"] = (
         interleaved(steps, reps), 16, None)
     for name, (med, n, _) in results.items():
         print_modes(name, med, n)

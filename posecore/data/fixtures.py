@@ -428,16 +428,18 @@ def write_bvh(path, n_frames=12, fps=120.0, mapping_path=None):
 class RandomImages:
     """A stand-in for :class:`posecore.data.images.ImageDataset` (the keys of its ``get_batch``) for
     tests and benchmarks: ``n`` random R x R images, random 3D poses (mm) from a seeded generator, 2D
-    joints ``px_per_mm`` x their x, y around the crop centre, and Gaussian heatmap targets at R / 4."""
+    joints ``px_per_mm`` x their x, y around the crop centre, and Gaussian heatmap targets at
+    ``heatmap_resolution`` (default R / 4)."""
 
-    def __init__(self, n: int, has_3d: bool, R: int, px_per_mm: float = 0.2):
+    def __init__(self, n: int, has_3d: bool, R: int, px_per_mm: float = 0.2, heatmap_resolution: int | None = None):
         import torch
         from .images import crop_to_heatmap, heatmaps_from_joints
         g = torch.Generator().manual_seed(n + 7 * has_3d)
         self.n, self.R, self.has = n, R, has_3d
         self.p3 = torch.randn(n, 17, 3, generator=g) * 200                       # (n, 17, 3) mm
         self.j2 = self.p3[..., :2] * px_per_mm + R / 2                            # (n, 17, 2) crop px
-        self.hm = heatmaps_from_joints(crop_to_heatmap(self.j2, R, R // 4), None, R // 4)
+        h = heatmap_resolution or R // 4
+        self.hm = heatmaps_from_joints(crop_to_heatmap(self.j2, R, h), None, h)
         self.img = torch.rand(n, 3, R, R, generator=g)
 
     def __len__(self):
