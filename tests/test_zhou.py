@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from posecore.data.fixtures import RandomImages
 from posecore.losses import depth_loss, geometric_loss, heatmap_loss
 from posecore.models.hourglass import HourglassConfig, heatmaps_from_joints
 from posecore.models.zhou import ZhouConfig, ZhouNet, assemble_pose_3d, depth_target, pixel_per_mm
@@ -104,26 +105,9 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
         train.load_checkpoint(path, models={"model": ZhouNet(cfg_b)}, config=cfg_b.to_dict())
 
 
-class _FakeImages:
-    """Stands in for posecore.data.images.ImageDataset: random images, labels from a seeded RNG."""
-
-    def __init__(self, n, has_3d, R=32):
-        g = torch.Generator().manual_seed(n)
-        self.n, self.R, self.has = n, R, has_3d
-        self.p3 = torch.randn(n, 17, 3, generator=g) * 200
-        self.j2 = self.p3[..., :2] * 0.05 + R / 2
-
-    def __len__(self):
-        return self.n
-
-    def get_batch(self, idx):
-        idx = torch.as_tensor(idx, dtype=torch.long)
-        B = len(idx)
-        p3 = self.p3[idx] - self.p3[idx][:, :1]
-        return dict(image=torch.rand(B, 3, self.R, self.R), heatmaps=torch.zeros(B, 17, self.R // 4, self.R // 4),
-                    joints_2d=self.j2[idx], joints_visible=torch.ones(B, 17, dtype=torch.bool),
-                    poses_3d=p3 if self.has else torch.zeros_like(p3), has_3d=torch.full((B,), self.has),
-                    depth=p3[..., 2], intrinsics_crop=torch.ones(B, 4), index=idx, scene=["lab"] * B)
+def _FakeImages(n, has_3d, R=32):
+    """An ImageDataset stand-in (posecore.data.fixtures.RandomImages) with joints near the crop centre."""
+    return RandomImages(n, has_3d, R, px_per_mm=0.05)
 
 
 def test_mixed_batches_half_wild_and_deterministic():

@@ -21,6 +21,7 @@ the standard hourglass augmentation (Newell et al.'s code flips with probability
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -274,14 +275,13 @@ def load_data(cfg: BackboneConfig, dataset: str = "synth", data_root=None, devic
     return dict(lab=lab, wild=wild, eval=evals, data_id=data_id)
 
 
-SHIPPED = __import__("pathlib").Path(__file__).resolve().parents[1] / "weights" / "backbone.pt"
+SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "backbone.pt"
 
 
 def shipped(cfg: BackboneConfig, data_id: str, path=SHIPPED) -> dict | None:
     """The backbone shipped in the package (``posecore/weights/backbone.pt``, made by ``make
     checkpoints``) if it was trained with exactly ``cfg`` on the data ``data_id``, else None. Read with
     ``weights_only=True`` (tensors, numbers and strings only)."""
-    from pathlib import Path
     path = Path(path)
     if not path.is_file():
         return None
@@ -313,7 +313,7 @@ def get(cfg: BackboneConfig, dataset: str = "synth", data_root=None, device="cpu
         net, history = train_backbone(cfg, d["lab"], d["wild"], d["eval"], data_id=d["data_id"], device=device,
                                       progress=progress)
         path, _ = checkpoint(cfg, d["data_id"])
-        seconds = sum(h["time_s"] for h in history[-1:]) if history else 0.0
+        seconds = history[-1]["time_s"] if history else 0.0
         source, bid = f"checkpoint {path.name} in the cache", path.stem
     final = {k: evaluate_2d(predict_2d(net, b["image"].to(device)).cpu(), b["joints_2d"], b["joints_visible"])
              for k, b in d["eval"].items()}

@@ -274,7 +274,7 @@ def load_data(cfg: RunConfig, backbone: BackboneConfig, dataset: str = "synth", 
     n_wt = len(sets["wild_test"])
     wild_ok = np.arange(n_wt)
     if cfg.wild_in_crop:
-        vis = render_samples(sets["wild_test"], np.arange(n_wt), R, ds["wild_test"]._render_seed(), images=False,
+        vis = render_samples(sets["wild_test"], np.arange(n_wt), R, cfg.data_seed, images=False,
                              margin=ds["wild_test"].margin, device="cpu")["visible"].numpy()
         wild_ok = np.flatnonzero(vis.all(1))
     idx = {"test": eval_indices(len(sets["test"]), cfg.n_eval_lab, cfg.data_seed),
