@@ -132,6 +132,37 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# ### Does the backbone tell left from right?
+#
+# For every left/right pair with both joints visible in the held-out images: how often the two maps
+# peak on the same spot, how often a map's peak is nearer the *partner* joint than its own (50 % =
+# chance), each map's value at its own joint's true position and at the partner's (equal values: one
+# symmetric two-peaked map for both joints), and two oracles -- swapping the decoded joints of a pair
+# when that is nearer the truth, and taking the two highest peaks of the pair's summed maps assigned by
+# the truth (`posecore.evaluate.pair_heatmap_diagnostic`).
+
+# %%
+import torch
+from posecore.evaluate import pair_heatmap_diagnostic
+
+held_out = backbone_recipe.load_data(bcfg, dataset, data_root, device=device)["eval"]
+diag = {}
+with torch.no_grad():
+    for k, e in held_out.items():
+        hm = torch.cat([bb["net"](e["image"][i:i + 100].to(device))["heatmaps"][-1].float().cpu()
+                        for i in range(0, len(e["image"]), 100)])
+        diag[k] = pair_heatmap_diagnostic(hm, e["joints_2d"], e["joints_visible"], bcfg.resolution)
+table(["held-out images", "pairs", "same peak %", "peak nearer the partner %", "value at own joint",
+       "value at partner", "PCKh@0.5", "PCKh, oracle swap", "PCKh, two peaks by truth", "pair ratio, two peaks"],
+      [[k, v["pairs"], v["same_peak"], v["nearer_partner"], v["own_value"], v["partner_value"], v["pckh"],
+        v["pckh_swap"], v["pckh_two_peaks"], v["ratio_two_peaks"]] for k, v in diag.items()], digits=3)
+
+# %% [markdown]
+# Read the table this way: if the peak is nearer the partner about half the time and the two values
+# are equal, the network puts the same two-peaked map on both joints of a pair -- it has not learnt
+# which is left -- and the decoder picks one peak for both; the "two peaks" column is the accuracy the
+# maps already hold once left and right are told apart.
+#
 # **What was tried for the quick backbone** (development runs on this 2-core machine, before the
 # recipe was fixed; each a fresh network trained with `posecore/recipes/backbone.py`'s loop -- fresh
 # renders, flips, Adam with a one-cycle schedule over the run's own length -- and scored on 400
@@ -151,11 +182,12 @@ plt.show()
 # 400-750) but PCKh rises more slowly per step. We chose the fine head at 64 px (2.6x cheaper per image
 # than 128 px, so the later chapters' image training stays within their budgets). **Finding:** in the
 # full-length run (the table above) the ratio falls again as the network trains, so heatmap
-# resolution is not the whole cause of the collapse. What we think happens (not yet measured): the
-# network does not tell left from right in these renders (left and right limbs look alike; only the
+# resolution is not the whole cause of the collapse. The diagnostic table above measures the cause:
+# the network does not tell left from right in these renders (left and right limbs look alike; only the
 # feet, the hair and occlusion order show the facing), and under an L2 heatmap loss the best answer
-# to that ambiguity is the same two-peaked map for both joints of a pair, whose maximum is one spot. The issue allows the next step -- a realistic asymmetric
-# cue such as a face on the front of the head -- which is not in this version of the renderer.
+# to that ambiguity is the same two-peaked map for both joints of a pair, whose maximum is one spot.
+# The next step the issue allows -- a realistic asymmetric cue such as a face on the front of the
+# head -- is not in this version of the renderer.
 
 # %% [markdown]
 # ## Data and the canonical skeleton

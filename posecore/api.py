@@ -180,3 +180,72 @@ def lift(poses_2d, intrinsics=None, model: str = "martinez", checkpoint=None) ->
     p = check_2d(poses_2d)
     K = None if intrinsics is None else check_intrinsics(intrinsics, len(p))
     return load(model, checkpoint)(p, K)
+
+
+# --- image models: an RGB crop -> 2D joints + 3D pose --------------------------------------------
+IMAGE_KINDS = ("yang",)
+
+
+def default_image_export(kind: str) -> Path:
+    """Where a chapter exports its trained image network of ``kind`` ('yang')."""
+    return train.checkpoint_dir() / f"{kind}_image.pt"
+
+
+def export_image_model(path, kind: str, model, canonical_bone_lengths, **extra) -> Path:
+    """Save an image network (a :class:`posecore.models.zhou.ZhouNet`: Zhou's or Yang's generator) to
+    one file read by :func:`load_image_model`: its config, weights and the canonical bone lengths (mm,
+    BONES order) that scale its 3D output. Atomic (a temporary file renamed)."""
+    if kind not in IMAGE_KINDS:
+        raise ValueError(f"unknown image model kind {kind!r}; choose one of {IMAGE_KINDS}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"kind": f"image:{kind}", "config": _plain(asdict(model.config)),
+                "models": {"G": model.state_dict()},
+                "canonical_bone_lengths": [float(x) for x in np.asarray(canonical_bone_lengths).ravel()],
+                **_plain(extra)}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_image_model(model: str = "yang", checkpoint=None) -> Callable:
+    """The network in an exported image-model file (default: the one its chapter exported to
+    :func:`default_image_export`): ``f(images) -> dict(joints_2d (N, 17, 2) crop px, depth (N, 17)
+    normalised, pose_3d (N, 17, 3) root-relative mm scaled to the canonical bone-length sum)``;
+    ``images``: (N, 3, R, R) floats in [0, 1] or (N, R, R, 3) uint8, R the network's resolution."""
+    from .data.images import decode_heatmaps
+    from .models.hourglass import heatmap_to_image
+    from .models.zhou import ZhouConfig, ZhouNet, pose_3d
+
+    if model not in IMAGE_KINDS:
+        raise ValueError(f"unknown image model {model!r}; choose one of {IMAGE_KINDS}")
+    path = Path(checkpoint) if checkpoint is not None else default_image_export(model)
+    if not path.is_file():
+        raise FileNotFoundError(f"no exported {model} image model at {path}: run its chapter first")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 -- any unreadable file gets the same clear message
+        raise ValueError(f"{path}: not a readable posecore image-model file ({type(e).__name__}: {e})") from None
+    if not isinstance(blob, dict) or blob.get("kind") != f"image:{model}":
+        raise ValueError(f"{path}: not an exported posecore {model} image model")
+    net = ZhouNet(ZhouConfig(**blob["config"]))
+    net.load_state_dict(blob["models"]["G"])
+    net.eval()
+    R = net.config.hourglass.resolution
+    bone_sum = float(np.sum(blob["canonical_bone_lengths"]))
+
+    @torch.no_grad()
+    def run(images) -> dict:
+        x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+        if x.ndim == 4 and x.dtype == torch.uint8 and x.shape[-1] == 3:
+            x = x.permute(0, 3, 1, 2).float() / 255.0                 # (N, R, R, 3) uint8 -> (N, 3, R, R)
+        if x.ndim != 4 or x.shape[1:] != (3, R, R) or not x.is_floating_point():
+            raise ValueError(f"{model} image model: images must be (N, 3, {R}, {R}) floats in [0, 1] or "
+                             f"(N, {R}, {R}, 3) uint8, got {tuple(x.shape)} {x.dtype}")
+        out = net(x.float())
+        hm = out["heatmaps"][-1]
+        coords, _ = decode_heatmaps(hm)
+        j2d = heatmap_to_image(coords, R, hm.shape[-1]).numpy()
+        depth = out["depth"].numpy()
+        return dict(joints_2d=j2d, depth=depth, pose_3d=pose_3d(j2d, depth, R, bone_sum))
+    return run

@@ -5,6 +5,10 @@
   actions, ``per_action_*['Average']``), optionally on a joint subset.
 - :func:`evaluate_images` -- an image network's 2D + depth predictions: PCKh, 3D errors, 3DHP PCK/AUC
   per scene, symmetry, and the diagnostics that separate 2D and depth errors.
+- :func:`pair_heatmap_diagnostic` -- does a heatmap network tell left from right (shared peaks,
+  two-peaked maps, what an oracle left/right assignment would score).
+- :func:`limb_errors` / :func:`pckh_groups` -- Yang et al.'s per-limb 3D errors (Table 2) and
+  per-joint-group PCKh (Table 3).
 - :func:`markdown_table` / :func:`fmt` -- paper-vs-ours tables.
 - :func:`check_claim` -- the one verdict of the book (the verdict rule of DEVELOPERS.md): a claim is
   judged only when the models it compares pass their sanity gate, and :func:`seed_comparison`
@@ -99,6 +103,121 @@ def evaluate_images(pred: dict, canonical_bone_sum: float, actions=None, scale: 
     return out
 
 
+# --- joint groups (Yang et al.'s Tables 2-3) --------------------------------------------------------
+# The distal joint of each limb (Yang et al. Table 2's "U.Arms, L.Arms, U.Legs, L.Legs": the paper does
+# not define them; we take the error of the joint that ends the limb, left and right averaged).
+LIMB_JOINTS = {"upper_arm": (12, 15), "lower_arm": (13, 16), "upper_leg": (2, 5), "lower_leg": (3, 6)}
+# MPII's PCKh columns (Yang et al. Table 3) in H36M joints: head = neck + head top.
+PCKH_GROUPS = {"head": (9, 10), "shoulder": (11, 14), "elbow": (12, 15), "wrist": (13, 16), "hip": (1, 4),
+               "knee": (2, 5), "ankle": (3, 6)}
+
+
+def limb_errors(pred_3d, gt_3d) -> dict:
+    """Mean 3D error (mm, root-aligned poses as given) of each limb's distal joint, left and right
+    pooled (:data:`LIMB_JOINTS`), plus their ``mean``. (N, 17, 3) -> dict of floats."""
+    p, g = np.asarray(pred_3d, np.float64), np.asarray(gt_3d, np.float64)
+    if p.shape != g.shape or p.ndim != 3 or p.shape[1:] != (17, 3):
+        raise ValueError(f"limb_errors: pred and gt must both be (N, 17, 3), got {p.shape} and {g.shape}")
+    err = np.linalg.norm(p - g, axis=-1)                                   # (N, 17) mm
+    out = {k: float(err[:, list(j)].mean()) for k, j in LIMB_JOINTS.items()}
+    out["mean"] = float(np.mean(list(out.values())))
+    return out
+
+
+def pckh_groups(pred_2d, gt_2d, visible=None) -> dict:
+    """PCKh@0.5 (%) per MPII joint group (:data:`PCKH_GROUPS`, left and right pooled) and ``mean``
+    over the 16 joints of those groups, the head size from the ground-truth neck-head distance.
+    (N, 17, 2) px -> dict of floats."""
+    p, g = np.asarray(pred_2d, np.float64), np.asarray(gt_2d, np.float64)
+    vis = np.ones(p.shape[:2], bool) if visible is None else np.asarray(visible, bool)
+    head = np.asarray(metrics.head_size_from_joints(g), np.float64)
+    ok = head > 0
+    hit = (np.linalg.norm(p - g, axis=-1) <= 0.5 * head[:, None]) & vis
+    hit, vis = hit[ok], vis[ok]
+    out = {}
+    for k, j in PCKH_GROUPS.items():
+        j = list(j)
+        out[k] = float(100.0 * hit[:, j].sum() / max(vis[:, j].sum(), 1))
+    j = sorted({i for v in PCKH_GROUPS.values() for i in v})
+    out["mean"] = float(100.0 * hit[:, j].sum() / max(vis[:, j].sum(), 1))
+    return out
+
+
+# --- the left/right diagnostic of a 2D network's heatmaps ---------------------------------------------
+def pair_heatmap_diagnostic(heatmaps, gt_2d, visible, resolution: int) -> dict:
+    """Does a heatmap network tell the left joint of a pair from the right one? ``heatmaps`` (N, 17, h,
+    h) of the last stack, ``gt_2d`` (N, 17, 2) crop px, ``visible`` (N, 17), ``resolution`` R of the
+    crop. Over the pairs (hips, knees, ankles, shoulders, elbows, wrists) with both joints visible:
+
+    - ``same_peak``: % of pairs whose two maps peak within 1 heatmap px of each other;
+    - ``nearer_partner``: % of maps whose peak is nearer the partner joint than its own (50 = chance);
+    - ``own_value`` / ``partner_value``: mean map value at its own joint's and at the partner's true
+      position (pairs >= 3 heatmap px apart); equal values mean one symmetric two-peaked map for both;
+    - ``pckh`` / ``pair_ratio`` of the decoded joints; ``pckh_swap``: with each pair's two decoded
+      joints swapped when that is nearer the truth (an oracle for left/right only);
+    - ``pckh_two_peaks`` / ``ratio_two_peaks``: the two highest separated peaks (> 2 px apart) of each
+      pair's summed maps, assigned to left and right by the truth (integer heatmap px): what the maps
+      hold once left and right are told apart."""
+    from .data.images import decode_heatmaps
+    from .models.hourglass import heatmap_to_image, image_to_heatmap
+    from .skeleton import LEFT_JOINTS, RIGHT_JOINTS
+
+    hm = torch.as_tensor(heatmaps).float()
+    N, J, h, w = hm.shape
+    if h != w or J != 17:
+        raise ValueError(f"pair_heatmap_diagnostic: heatmaps must be (N, 17, h, h), got {tuple(hm.shape)}")
+    g = torch.as_tensor(np.asarray(gt_2d), dtype=torch.float32)
+    vis = torch.as_tensor(np.asarray(visible), dtype=torch.bool)
+    L, Rt = list(LEFT_JOINTS), list(RIGHT_JOINTS)
+    both = vis[:, L] & vis[:, Rt]
+    if not both.any():
+        raise ValueError("pair_heatmap_diagnostic: no pair has both joints visible")
+    c, _ = decode_heatmaps(hm)                                             # (N, 17, 2) heatmap px
+    gh = image_to_heatmap(g, resolution, h)
+
+    def value(maps, pts):                                                 # map value at the nearest pixel
+        x = pts[..., 0].round().long().clamp(0, h - 1)
+        y = pts[..., 1].round().long().clamp(0, h - 1)
+        return maps.reshape(N, maps.shape[1], h * h).gather(2, (y * h + x)[..., None])[..., 0]
+
+    apart = both & ((gh[:, L] - gh[:, Rt]).norm(dim=-1) >= 3)
+    own = torch.cat([value(hm[:, L], gh[:, L])[apart], value(hm[:, Rt], gh[:, Rt])[apart]])
+    partner = torch.cat([value(hm[:, L], gh[:, Rt])[apart], value(hm[:, Rt], gh[:, L])[apart]])
+    p2 = heatmap_to_image(c, resolution, h)
+    keep = (p2[:, L] - g[:, L]).norm(dim=-1) + (p2[:, Rt] - g[:, Rt]).norm(dim=-1)
+    swap = (p2[:, Rt] - g[:, L]).norm(dim=-1) + (p2[:, L] - g[:, Rt]).norm(dim=-1)
+    ps = p2.clone()
+    sw = (swap < keep)[..., None]                                          # (N, 6, 1)
+    ps[:, L], ps[:, Rt] = torch.where(sw, p2[:, Rt], p2[:, L]), torch.where(sw, p2[:, L], p2[:, Rt])
+    s = hm[:, L] + hm[:, Rt]                                               # (N, 6, h, h) summed pair maps
+    i1 = s.reshape(N, 6, -1).argmax(-1)
+    y1, x1 = i1 // h, i1 % h
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(h), indexing="ij")
+    near = (yy - y1[..., None, None]) ** 2 + (xx - x1[..., None, None]) ** 2 <= 4
+    i2 = s.masked_fill(near, -float("inf")).reshape(N, 6, -1).argmax(-1)
+    k1 = heatmap_to_image(torch.stack([x1, y1], -1).float(), resolution, h)
+    k2 = heatmap_to_image(torch.stack([i2 % h, i2 // h], -1).float(), resolution, h)
+    first_left = ((k1 - g[:, L]).norm(dim=-1) + (k2 - g[:, Rt]).norm(dim=-1)
+                  <= (k2 - g[:, L]).norm(dim=-1) + (k1 - g[:, Rt]).norm(dim=-1))[..., None]
+    pt = p2.clone()
+    pt[:, L], pt[:, Rt] = torch.where(first_left, k1, k2), torch.where(first_left, k2, k1)
+    head = np.asarray(metrics.head_size_from_joints(g.numpy()), np.float64)
+    ok = head > 0
+
+    def pck(p):
+        return float(metrics.pckh(p.numpy()[ok], g.numpy()[ok], head[ok], visible=vis.numpy()[ok]))
+
+    return dict(pairs=int(both.sum()),
+                same_peak=float(100 * ((c[:, L] - c[:, Rt]).norm(dim=-1) <= 1.0)[both].float().mean()),
+                nearer_partner=float(100 * ((c[:, L] - gh[:, Rt]).norm(dim=-1)
+                                            < (c[:, L] - gh[:, L]).norm(dim=-1))[both].float().mean()),
+                own_value=float(own.mean()) if len(own) else float("nan"),
+                partner_value=float(partner.mean()) if len(partner) else float("nan"),
+                pckh=pck(p2), pair_ratio=metrics.paired_joint_ratio(p2.numpy(), g.numpy(), vis.numpy()),
+                pckh_swap=pck(ps), pckh_two_peaks=pck(pt),
+                ratio_two_peaks=metrics.paired_joint_ratio(pt.numpy(), g.numpy(), vis.numpy()))
+
+
 # --- tables ---------------------------------------------------------------------------------------
 def fmt(v, digits: int = 1) -> str:
     """A number for a table ('–' for None / NaN; floats with ``digits`` decimals)."""
@@ -131,19 +250,22 @@ def table(header, rows, digits: int = 1):
 
 
 # --- verdicts -------------------------------------------------------------------------------------
-def seed_comparison(a, b, lower_is_better: bool = True) -> dict:
+def seed_comparison(a, b, lower_is_better: bool = True, min_spread: float = 0.0) -> dict:
     """Is ``a`` better than ``b`` beyond the seed-to-seed spread? ``a``, ``b``: one value per seed.
     Returns dict(mean_a, mean_b, diff (b - a when lower is better), spread (the larger range
-    max - min of the two), seeds, better (diff > spread, and > 0), text)."""
+    max - min of the two, at least ``min_spread``), seeds, better (diff > spread, and > 0), text).
+    ``min_spread``: a yardstick measured elsewhere, for rows trained with one seed (e.g. the range
+    of a row of the same model trained with several seeds)."""
     a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
     if len(a) == 0 or len(b) == 0:
         raise ValueError("seed_comparison: need at least one value per side")
     diff = (b.mean() - a.mean()) if lower_is_better else (a.mean() - b.mean())
-    spread = float(max(np.ptp(a), np.ptp(b)))
+    spread = float(max(np.ptp(a), np.ptp(b), min_spread))
     seeds = int(min(len(a), len(b)))
     better = bool(diff > 0 and diff > spread)
     text = (f"{a.mean():.1f} (range {np.ptp(a):.1f}) vs {b.mean():.1f} (range {np.ptp(b):.1f}), "
-            f"{seeds} seed{'s' if seeds != 1 else ''}")
+            f"{seeds} seed{'s' if seeds != 1 else ''}"
+            + (f"; yardstick {spread:.1f} (spread of a multi-seed row)" if min_spread > max(np.ptp(a), np.ptp(b)) else ""))
     return dict(mean_a=float(a.mean()), mean_b=float(b.mean()), diff=float(diff), spread=spread, seeds=seeds,
                 better=better, text=text)
 

@@ -59,3 +59,73 @@ def test_seed_comparison():
 def test_fmt_seeds():
     assert ev.fmt_seeds([1.0, 2.0, 3.0]) == "2.0 (1.0–3.0, 3 seeds)"
     assert ev.fmt_seeds([4.25]) == "4.2 (1 seed)" and ev.fmt_seeds([]) == "–"
+
+
+def test_seed_comparison_with_a_yardstick():
+    """One-seed rows: the spread of a multi-seed row is the yardstick."""
+    assert ev.seed_comparison([40.0], [45.0])["better"]                 # no spread known: any gap counts
+    r = ev.seed_comparison([40.0], [45.0], min_spread=6.0)              # gap 5 < yardstick 6
+    assert not r["better"] and r["spread"] == 6.0 and "yardstick 6.0" in r["text"]
+    assert ev.seed_comparison([40.0], [47.0], min_spread=6.0)["better"]
+    assert ev.seed_comparison([40, 50], [60, 61], min_spread=6.0)["spread"] == 10.0   # own spread larger
+
+
+def test_limb_errors_hand_worked():
+    gt = np.zeros((2, 17, 3))
+    pred = gt.copy()
+    pred[:, 12, 0] = 10.0                      # left elbow 10 mm off
+    pred[0, 15, 1] = 30.0                      # right elbow 30 mm off in sample 0 only
+    pred[:, 3, 2] = -40.0                      # right ankle 40 mm off
+    e = ev.limb_errors(pred, gt)
+    assert e["upper_arm"] == pytest.approx((10 + 10 + 30 + 0) / 4)
+    assert e["lower_leg"] == pytest.approx((40 + 40 + 0 + 0) / 4)
+    assert e["lower_arm"] == 0 and e["upper_leg"] == 0
+    assert e["mean"] == pytest.approx((12.5 + 20) / 4)
+    with pytest.raises(ValueError, match="limb_errors"):
+        ev.limb_errors(pred[:, :16], gt[:, :16])
+
+
+def test_pckh_groups_hand_worked():
+    gt = np.zeros((1, 17, 2))
+    gt[0, 10] = (0.0, 10.0)                    # head top 10 px from the neck (9): head size 20, threshold 10
+    pred = gt.copy()
+    pred[0, 13] += (12.0, 0.0)                 # left wrist 12 px off: a miss
+    pred[0, 3] += (0.0, 8.0)                   # right ankle 8 px off: a hit
+    g = ev.pckh_groups(pred, gt)
+    assert g["wrist"] == 50.0 and g["ankle"] == 100.0 and g["head"] == 100.0
+    assert g["mean"] == pytest.approx(100 * 13 / 14)                    # 14 joints in the groups, one missed
+    vis = np.ones((1, 17), bool)
+    vis[0, 13] = False                         # the missed wrist not annotated: not counted
+    assert ev.pckh_groups(pred, gt, vis)["wrist"] == 100.0
+
+
+def test_pair_heatmap_diagnostic_separates_a_perfect_network_from_a_confused_one():
+    import torch
+    from posecore.data.images import crop_to_heatmap, heatmaps_from_joints
+    from posecore.skeleton import LEFT_JOINTS, RIGHT_JOINTS
+    R, h = 64, 32
+    rng = np.random.default_rng(0)
+    g = np.zeros((3, 17, 2))
+    g[:, :, 0] = rng.uniform(8, 56, (3, 17))
+    g[:, :, 1] = np.arange(17) * 3 + 6.0                                     # every joint on its own row
+    g[:, 10] = g[:, 9] + (0.0, -12.0)                                        # head size 24 px
+    L, Rt = list(LEFT_JOINTS), list(RIGHT_JOINTS)
+    g[:, Rt, 0] = g[:, L, 0] + 16.0                                          # pairs 16 px = 8 heatmap px apart
+    g[:, Rt, 1] = g[:, L, 1]
+    g = np.clip(g, 2, 61)
+    vis = np.ones((3, 17), bool)
+    hm = heatmaps_from_joints(crop_to_heatmap(torch.tensor(g, dtype=torch.float32), R, h), None, h)
+    good = ev.pair_heatmap_diagnostic(hm, g, vis, R)
+    assert good["pairs"] == 18 and good["same_peak"] == 0 and good["nearer_partner"] == 0
+    assert good["pckh"] == 100 and good["pair_ratio"] == pytest.approx(1, abs=0.02)
+    assert good["partner_value"] < 0.01 < good["own_value"]
+    # a network that cannot tell left from right: both maps of a pair hold both peaks
+    sym = hm.clone()
+    sym[:, L] = sym[:, Rt] = torch.maximum(hm[:, L], hm[:, Rt])
+    bad = ev.pair_heatmap_diagnostic(sym, g, vis, R)
+    assert bad["same_peak"] == 100 and bad["own_value"] == pytest.approx(bad["partner_value"])
+    assert bad["pair_ratio"] < 0.05 and bad["pckh"] < 100
+    assert bad["pckh_swap"] == bad["pckh"]                                   # swapping two equal points changes nothing
+    assert bad["pckh_two_peaks"] == 100 and bad["ratio_two_peaks"] == pytest.approx(1, abs=0.1)
+    with pytest.raises(ValueError, match="no pair"):
+        ev.pair_heatmap_diagnostic(hm, g, np.zeros((3, 17), bool), R)

@@ -5,7 +5,7 @@ The house, arrows pointing down (``tests/test_architecture.py`` enforces them)::
 
     notebooks/NN_*.py       narration, parameters, plots, tables
     posecore.api / cli      the user calls: load an exported model, lift 2D keypoints
-    posecore.recipes.*      one module per paper (martinez, drover, wang, zhou) + shared machinery:
+    posecore.recipes.*      one module per paper (martinez, drover, wang, zhou, yang) + shared machinery:
                             ``backbone`` (the shared 2D hourglass every image recipe starts from),
                             ``regression`` (supervised MLP training), ``images`` (cached image pools,
                             mixed lab/wild batches, image inference)
