@@ -42,6 +42,7 @@ dataset = "synth"
 data_root = None
 seeds = None
 seeded_rows = None
+backbone_stacks = None
 stage2_steps = None
 adv_steps = None
 lambda_adv = None
@@ -74,7 +75,7 @@ seeded_rows = list(seeded_rows) if seeded_rows is not None else profiles.pick(
     profile, smoke=["Baseline", "Full"], quick=["Baseline", "Full", "Baseline + stage-3 steps (no D)"], full=ROWS)
 if set(seeded_rows) - set(ROWS):
     raise ValueError(f"seeded_rows: unknown rows {sorted(set(seeded_rows) - set(ROWS))}; rows: {ROWS}")
-bcfg = backbone_recipe.config(profile)
+bcfg = yang_recipe.backbone_config(profile, stacks=backbone_stacks)
 cfg = yang_recipe.config(profile, stage2_steps=stage2_steps, adv_steps=adv_steps, lambda_adv=lambda_adv,
                          batch_size=batch_size, train_pool=train_pool)
 device = select_device("auto")
@@ -110,7 +111,8 @@ cfg
 # - *At the quick profile* (CPU): the shared backbone (64 px, 2 x 1 hourglass of width 64, 32 x 32
 #   heatmaps) instead of 256 px, 2 x 1 of width 256 with 64 x 64 heatmaps; Adam with a cosine schedule
 #   instead of RMSprop; a few hundred steps instead of 200k + 120k; batch 16 instead of 12; D width 64.
-#   At `full` the backbone is the book's shared one (Zhou's 2 x 2 hourglass), not Yang's 2 x 1.
+#   At `full` the 2D module is the shared backbone's recipe at the paper's ablation size (2 x 1 hourglass
+#   of 256 features, 256 px, 64 x 64 heatmaps; `-p backbone_stacks 4` for the final 4 x 1 model).
 # - *Rows of ours* beside the paper's seven: "Full (no image source)", "Baseline + stage-3 steps (no
 #   D)" (the Baseline trained for as many more supervised steps as the adversarial stage has: is a
 #   gain adversarial or just more training?) and "Full (lambda x100)".

@@ -170,6 +170,19 @@ def config(profile: str | None = None, **overrides) -> YangConfig:
     return profiles.override(YangConfig.for_profile(profiles.resolve(profile)), **overrides)
 
 
+def backbone_config(profile: str | None = None, **overrides) -> BackboneConfig:
+    """The 2D module every row starts from: the book's shared backbone at 'smoke' and 'quick'; at
+    'full' the shared recipe at the size of the paper's ablations, 2 stacks x 1 module of 256 features
+    at 256 px (Table 2's "2s"; the paper's final model is 4 x 1: pass ``stacks=4``). Overrides: any
+    :class:`~posecore.recipes.backbone.BackboneConfig` field (None = keep)."""
+    from . import backbone
+    profile = profiles.resolve(profile)
+    base = backbone.config(profile)
+    if profile == "full":
+        base = replace(base, stacks=2, modules=1)
+    return profiles.override(base, **overrides)
+
+
 # --- losses and what D sees ------------------------------------------------------------------------
 def pose_loss(out: dict, batch: dict, lambda_reg: float) -> tuple[torch.Tensor, dict]:
     """Paper Eq. 2 (as means): heatmap L2 over every stack on all images (lab + wild) + ``lambda_reg``
@@ -441,6 +454,6 @@ def run_variants(cfg: YangConfig, d: dict, backbone_cfg: BackboneConfig, backbon
     return out
 
 
-__all__ = ["Variant", "VARIANTS", "PAPER_ROWS", "lambda_of", "YangConfig", "config", "pose_loss",
+__all__ = ["Variant", "VARIANTS", "PAPER_ROWS", "lambda_of", "YangConfig", "config", "backbone_config", "pose_loss",
            "discriminator_inputs", "train_supervised", "make_adversarial_step", "train_adversarial",
            "train_variant", "curve", "run_variants"]
