@@ -111,8 +111,9 @@ cfg
 # - *At the quick profile* (CPU): the shared backbone (64 px, 2 x 1 hourglass of width 64, 32 x 32
 #   heatmaps) instead of 256 px, 2 x 1 of width 256 with 64 x 64 heatmaps; Adam with a cosine schedule
 #   instead of RMSprop; a few hundred steps instead of 200k + 120k; batch 16 instead of 12; D width 64.
-#   At `full` the 2D module is the shared backbone's recipe at the paper's ablation size (2 x 1 hourglass
-#   of 256 features, 256 px, 64 x 64 heatmaps; `-p backbone_stacks 4` for the final 4 x 1 model).
+#   At `full` the 2D module is the shared backbone's recipe at the paper's size (4 x 1 hourglass of 256
+#   features, 256 px, 64 x 64 heatmaps: the final "Full-4s" model; `-p backbone_stacks 2` for the
+#   2 x 1 of the paper's Table 2 ablations).
 # - *Rows of ours* beside the paper's seven: "Full (no image source)", "Baseline + stage-3 steps (no
 #   D)" (the Baseline trained for as many more supervised steps as the adversarial stage has: is a
 #   gain adversarial or just more training?) and "Full (lambda x100)".

@@ -172,14 +172,14 @@ def config(profile: str | None = None, **overrides) -> YangConfig:
 
 def backbone_config(profile: str | None = None, **overrides) -> BackboneConfig:
     """The 2D module every row starts from: the book's shared backbone at 'smoke' and 'quick'; at
-    'full' the shared recipe at the size of the paper's ablations, 2 stacks x 1 module of 256 features
-    at 256 px (Table 2's "2s"; the paper's final model is 4 x 1: pass ``stacks=4``). Overrides: any
-    :class:`~posecore.recipes.backbone.BackboneConfig` field (None = keep)."""
+    'full' the shared recipe at the paper's size, 4 stacks x 1 module of 256 features at 256 px (the
+    final "Full-4s" model of Table 1; the Table 2 ablations used 2 x 1: pass ``stacks=2``). Overrides:
+    any :class:`~posecore.recipes.backbone.BackboneConfig` field (None = keep)."""
     from . import backbone
     profile = profiles.resolve(profile)
     base = backbone.config(profile)
     if profile == "full":
-        base = replace(base, stacks=2, modules=1)
+        base = replace(base, stacks=4, modules=1)
     return profiles.override(base, **overrides)
 
 
