@@ -146,7 +146,7 @@ class YangConfig:
                       d_width=16, curve_every=0, train_pool=24, n_eval_lab=12, n_eval_wild=12, n_eval_wild_2d=8),
             # 2 CPU cores, on the quick backbone (64 px, 2 x 1 hourglass of width 64): Adam + cosine, a few
             # hundred steps per stage from the shared backbone, the image pools of chapter 05
-            quick=cls(batch_size=16, stage2_steps=400, adv_steps=250, optimizer="adam", lr=1e-3, lr_schedule="cosine",
+            quick=cls(batch_size=16, stage2_steps=400, adv_steps=200, optimizer="adam", lr=1e-3, lr_schedule="cosine",
                       d_width=64, curve_every=50, n_curve=200, train_pool=1200, n_eval_lab=600, n_eval_wild=600,
                       n_eval_wild_2d=300, eval_batch=64),
             # the paper: batch 12, 200k + 120k iterations, RMSprop 2.5e-4
