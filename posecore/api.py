@@ -97,15 +97,21 @@ def resolve_checkpoint(model: str = "martinez", checkpoint=None) -> Path:
                             f"{default_export(model)} (run its chapter) exists")
 
 
+def _read_file(path: Path, what: str) -> dict:
+    """``torch.load(weights_only=True)`` of an exported file; a ValueError naming the file when it is
+    not readable (any reason: the same clear message)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 -- any unreadable file gets the same clear message
+        raise ValueError(f"{path}: not a readable posecore {what} file ({type(e).__name__}: {e})") from None
+
+
 def load_export(path) -> dict:
     """The blob of an exported lifter file; clear errors for a missing or foreign file."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no exported lifter at {path}: run its chapter (or api.export) first")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 -- any unreadable file gets the same clear message
-        raise ValueError(f"{path}: not a readable posecore lifter file ({type(e).__name__}: {e})") from None
+    blob = _read_file(path, "lifter")
     if not isinstance(blob, dict) or blob.get("kind") not in LOADERS:
         raise ValueError(f"{path}: not an exported posecore lifter (kinds: {sorted(LOADERS)})")
     return blob
@@ -222,10 +228,7 @@ def load_image_model(model: str = "yang", checkpoint=None) -> Callable:
     path = Path(checkpoint) if checkpoint is not None else default_image_export(model)
     if not path.is_file():
         raise FileNotFoundError(f"no exported {model} image model at {path}: run its chapter first")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 -- any unreadable file gets the same clear message
-        raise ValueError(f"{path}: not a readable posecore image-model file ({type(e).__name__}: {e})") from None
+    blob = _read_file(path, "image-model")
     if not isinstance(blob, dict) or blob.get("kind") != f"image:{model}":
         raise ValueError(f"{path}: not an exported posecore {model} image model")
     net = ZhouNet(ZhouConfig(**blob["config"]))
