@@ -189,11 +189,11 @@ def lift(poses_2d, intrinsics=None, model: str = "martinez", checkpoint=None) ->
 
 
 # --- image models: an RGB crop -> 2D joints + 3D pose --------------------------------------------
-IMAGE_KINDS = ("yang",)
+IMAGE_KINDS = ("yang", "fbi")
 
 
 def default_image_export(kind: str) -> Path:
-    """Where a chapter exports its trained image network of ``kind`` ('yang')."""
+    """Where a chapter exports its trained image network of ``kind`` ('yang', 'fbi')."""
     return train.checkpoint_dir() / f"{kind}_image.pt"
 
 
@@ -201,8 +201,9 @@ def export_image_model(path, kind: str, model, canonical_bone_lengths, **extra) 
     """Save an image network (a :class:`posecore.models.zhou.ZhouNet`: Zhou's or Yang's generator) to
     one file read by :func:`load_image_model`: its config, weights and the canonical bone lengths (mm,
     BONES order) that scale its 3D output. Atomic (a temporary file renamed)."""
-    if kind not in IMAGE_KINDS:
-        raise ValueError(f"unknown image model kind {kind!r}; choose one of {IMAGE_KINDS}")
+    if kind not in IMAGE_KINDS or kind == "fbi":
+        raise ValueError(f"unknown image model kind {kind!r} for export_image_model; choose 'yang' (FBI: "
+                         f"export_fbi_model)")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -235,20 +236,74 @@ def load_image_model(model: str = "yang", checkpoint=None) -> Callable:
     net.load_state_dict(blob["models"]["G"])
     net.eval()
     R = net.config.hourglass.resolution
-    bone_sum = float(np.sum(blob["canonical_bone_lengths"]))
+    bone_sum = float(np.sum(blob["canonical_bone_lengths"])) if "canonical_bone_lengths" in blob else None
+    refine = _fbi_refiner(blob, path) if model == "fbi" else None
 
     @torch.no_grad()
     def run(images) -> dict:
-        x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
-        if x.ndim == 4 and x.dtype == torch.uint8 and x.shape[-1] == 3:
-            x = x.permute(0, 3, 1, 2).float() / 255.0                 # (N, R, R, 3) uint8 -> (N, 3, R, R)
-        if x.ndim != 4 or x.shape[1:] != (3, R, R) or not x.is_floating_point():
-            raise ValueError(f"{model} image model: images must be (N, 3, {R}, {R}) floats in [0, 1] or "
-                             f"(N, {R}, {R}, 3) uint8, got {tuple(x.shape)} {x.dtype}")
-        out = net(x.float())
+        x = _image_batch(images, R, model)
+        out = net(x)
         hm = out["heatmaps"][-1]
         coords, _ = decode_heatmaps(hm)
         j2d = heatmap_to_image(coords, R, hm.shape[-1]).numpy()
         depth = out["depth"].numpy()
+        if refine is not None:
+            return refine(x, j2d, depth)
         return dict(joints_2d=j2d, depth=depth, pose_3d=pose_3d(j2d, depth, R, bone_sum))
     return run
+
+
+def _image_batch(images, R: int, model: str) -> torch.Tensor:
+    """(N, 3, R, R) floats in [0, 1] or (N, R, R, 3) uint8 -> (N, 3, R, R) float32; clear error otherwise."""
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    if x.ndim == 4 and x.dtype == torch.uint8 and x.shape[-1] == 3:
+        x = x.permute(0, 3, 1, 2).float() / 255.0                     # (N, R, R, 3) uint8 -> (N, 3, R, R)
+    if x.ndim != 4 or x.shape[1:] != (3, R, R) or not x.is_floating_point():
+        raise ValueError(f"{model} image model: images must be (N, 3, {R}, {R}) floats in [0, 1] or "
+                         f"(N, {R}, {R}, 3) uint8, got {tuple(x.shape)} {x.dtype}")
+    return x.float()
+
+
+def export_fbi_model(path, explicit, fbi_net, refiner, parts, **extra) -> Path:
+    """Save the FBI pipeline (chapter 08) to one file read by ``load_image_model('fbi')``: the explicit
+    branch (a ZhouNet), the FBI branch (:class:`posecore.models.fbi.FBINet`), the refinement regressor
+    (a standardised Martinez network) and its input ``parts``. Atomic."""
+    from .models.fbi import PARTS
+    if not parts or set(parts) - set(PARTS):
+        raise ValueError(f"export_fbi_model: parts must be a subset of {PARTS}, got {parts}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"kind": "image:fbi", "config": _plain(asdict(explicit.config)),
+                "fbi_config": _plain(asdict(fbi_net.config)), "refiner_config": _plain(asdict(refiner.net.cfg)),
+                "parts": list(parts), "models": {"G": explicit.state_dict(), "fbi": fbi_net.state_dict(),
+                                                 "refiner": refiner.state_dict()}, **_plain(extra)}, tmp)
+    tmp.replace(path)
+    return path
+
+
+def _fbi_refiner(blob: dict, path: Path) -> Callable:
+    """``f(images, joints_2d, depth) -> dict(joints_2d, depth, fbi (N, 14, 3) probabilities, pose_3d
+    (N, 17, 3) root-relative mm)`` from an exported FBI pipeline."""
+    from .models.fbi import FBINet, FBINetConfig, refiner_input
+    from .models.lifter import from_output
+    try:
+        fbi = FBINet(FBINetConfig(**blob["fbi_config"]))
+        fbi.load_state_dict(blob["models"]["fbi"])
+        rc = MartinezConfig(**blob["refiner_config"])
+        ref = Standardised(MartinezNet(rc), rc.in_features, rc.out_features)
+        ref.register_buffer("alpha", torch.tensor(float("nan")))
+        ref.load_state_dict(blob["models"]["refiner"])
+        parts = tuple(blob["parts"])
+    except (KeyError, TypeError, RuntimeError) as e:
+        raise ValueError(f"{path}: an incomplete or mismatched FBI pipeline ({type(e).__name__}: {e})") from None
+    fbi.eval()
+    ref.eval()
+    R = fbi.config.hourglass.resolution
+
+    def refine(x, j2d, depth) -> dict:
+        prob = torch.softmax(fbi(x)["fbi_logits"], -1).numpy()
+        inp = refiner_input(parts, joints_2d=2.0 * j2d / R - 1.0, depth=depth, fbi=prob)
+        pose = from_output(ref(torch.as_tensor(inp)).numpy())
+        return dict(joints_2d=j2d, depth=depth, fbi=prob, pose_3d=pose)
+    return refine

@@ -1088,7 +1088,7 @@ def write_html(path, poses_3d, ids, force: bool = False, title: str = "posecore 
     return path
 
 
-# --- detector stand-ins: COCO-17 keypoints made from H36M-17 poses (tests, benchmark, chapter 09) -----
+# --- detector stand-ins: COCO-17 keypoints made from H36M-17 poses (tests, benchmark, chapter 10) -----
 def face_from_h36m(poses_3d, intrinsics, poses_2d):
     """COCO's face keypoints (nose, left eye, right eye, left ear, right ear) made from H36M-17 poses,
     as a perfect detector would see them: the nose is H36M joint 9 ('neck/nose'); eyes and ears are

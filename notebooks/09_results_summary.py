@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 08 · All results in one place
+# # 09 · All results in one place
 #
 # Every chapter writes what it measured to `results/<chapter>.json` (metric, value, unit, dataset,
 # profile, split, and the paper's number where the paper has one). This page gathers them, so the
@@ -41,7 +41,8 @@ print(f"results folder: {directory.name} ({len(files)} chapters)")
 
 # %%
 EXPECTED = ("00_foundations", "01_drover_lifting_gan", "02_drover_ablation", "03_wang_label_generator",
-            "04_wang_ablation", "05_zhou_weak_supervision", "06_zhou_ablation", "07_yang_adversarial")
+            "04_wang_ablation", "05_zhou_weak_supervision", "06_zhou_ablation", "07_yang_adversarial",
+            "08_fbi_multimodal_depth")
 have = {p.stem for p in files}
 missing = [c for c in EXPECTED if c not in have]
 print("chapters with results:", sorted(have & set(EXPECTED)))

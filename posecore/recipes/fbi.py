@@ -1,0 +1,404 @@
+"""FBI (ECCV'18 challenge report), how it trains: the two branches of the multimodal generator, the
+refinement regressor with the weighted loss, the rows of the chapter and the per-profile configuration.
+
+- Explicit branch (coarse 3D): chapter 07's generator -- the supervised "Baseline" and, fine-tuned with
+  the conditional (image-seeing) multi-source discriminator, "Full" -- trained or loaded through
+  :func:`posecore.recipes.yang.train_variant` (so both chapters share one run).
+- Implicit branch: :class:`posecore.models.fbi.FBINet`, its hourglass started from the shared 2D
+  backbone (a copy: the branches share no weights), trained on lab images with FBI labels from their
+  3D ground truth (:func:`train_fbi_branch`); ``wild_labels`` adds FBI labels of the wild training
+  images (our extension: simulated annotations from their hidden 3D).
+- :func:`branch_outputs` -- every branch's predictions on a set of images (the refiner's inputs).
+- :data:`ROWS` / :func:`train_refiner` -- the refinement regressor (Martinez network, 2 residual
+  blocks) on the chosen inputs, with the paper's weighted loss (alpha fixed from the mean L0 after an
+  L2 warm-up) or plain L2; "Base" is the regressor on the 2D joints alone.
+
+Networks and the encoding: :mod:`posecore.models.fbi`. Data and image pools: chapter 05's
+(:func:`posecore.recipes.zhou.load_data` with the Yang configuration).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .. import metrics, profiles, train
+from ..models.fbi import (DEFAULT_TAU_DEG, FBINet, FBINetConfig, fbi_labels, fbi_loss, one_hot, refiner_input,
+                          weighted_regression_loss)
+from ..models.hourglass import heatmap_to_image
+from ..models.lifter import Standardised, from_output, predict as predict_mlp, to_target
+from ..models.martinez import MartinezConfig, MartinezNet, apply_max_norm
+from ..data.images import decode_heatmaps
+from ..skeleton import bone_lengths
+from . import checkpoint_path
+from .backbone import BackboneConfig
+from .images import CachedImages, MixedBatches, eval_indices
+from .regression import batch_indices
+
+
+# --- rows ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Row:
+    """One refinement regressor. ``parts``: its inputs (:data:`posecore.models.fbi.PARTS`); ``coarse``:
+    which explicit branch gives 2D and depth ('adversarial' = Yang 'Full', 'supervised' = Yang
+    'Baseline', 'truth' = ground-truth 2D and depth); ``fbi``: 'predicted' (the lab-trained branch),
+    'wild' (the branch trained with wild labels too), 'truth' (true labels, one-hot); ``weighted``:
+    the paper's loss (else L2); ``capped``: the weighted loss with the config's cap on L1's exponent
+    (False: the formula as written); ``tau``: the FBI threshold of true labels (degrees); ``paper``: a
+    row of the paper's Table 1 (else an ablation or ours)."""
+    name: str
+    parts: tuple = ("2d", "depth", "fbi")
+    coarse: str = "adversarial"
+    fbi: str = "predicted"
+    weighted: bool = True
+    capped: bool = True
+    tau: float = DEFAULT_TAU_DEG
+    paper: bool = False
+
+
+ROWS = {r.name: r for r in (
+    Row("Base", parts=("2d",), weighted=False, paper=True),
+    Row("Final", paper=True),
+    Row("w/o FBI", parts=("2d", "depth")),
+    Row("w/o coarse 3D", parts=("2d", "fbi")),
+    Row("w/o adversarial", coarse="supervised"),
+    Row("L2 loss", weighted=False),
+    Row("Final, L1 as written (no cap)", capped=False),
+    Row("oracle FBI", fbi="truth"),
+    Row("Final, FBI branch with wild labels", fbi="wild"),
+    # oracle inputs (ours): what FBI can add to a lifter that sees the true 2D
+    Row("true 2D", parts=("2d",), coarse="truth", weighted=False),
+    Row("true 2D + true FBI", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False),
+    Row("true 2D + true FBI (tau 5)", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False, tau=5.0),
+    Row("true 2D + true FBI (tau 20)", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False, tau=20.0),
+)}
+
+
+# --- configuration -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FBIConfig:
+    """What the chapter trains besides chapter 07's generator. The paper gives no schedule: the FBI
+    branch trains like the explicit branch's supervised stage (``fbi_steps`` at batch ``batch_size``,
+    the Zhou / Newell RMSprop 2.5e-4 at 'full'); the refiner is a Martinez network with two residual
+    blocks (the paper's "two cascaded linear regression blocks used in [11]") trained on ``n_refine``
+    lab training images (0: all) whose inputs come from the frozen branches. ``eps`` = 1e-3 (paper);
+    alpha = 1 - mean L0 over the training set after ``warmup`` of the steps with L0 alone.
+    ``l1_max_exponent``: caps L1's exponent L0 / (1 - alpha) (ours; None = the paper's formula, which
+    overflowed on our per-sample losses: a sample 15x the mean L0 weighed e^15 more and the loss reached
+    1e7; capped at 5 the largest weight is e^5 ~ 150). ``tau_deg``: the "parallel" threshold of the FBI
+    labels (not in the paper)."""
+    fbi_steps: int = 200_000
+    batch_size: int = 12
+    optimizer: str = "rmsprop"
+    lr: float = 2.5e-4
+    lr_schedule: str = "constant"
+    tau_deg: float = DEFAULT_TAU_DEG
+    reg_modules: int = 1
+    reg_blocks: int = 3
+    n_refine: int = 0
+    refiner_width: int = 1024
+    refiner_steps: int = 200_000
+    refiner_batch: int = 64
+    refiner_lr: float = 1e-3
+    refiner_dropout: float = 0.5
+    eps: float = 1e-3
+    warmup: float = 0.3
+    l1_max_exponent: float | None = 5.0
+    eval_batch: int = 32
+    seed: int = 0
+    data_seed: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in ("rmsprop", "adam"):
+            raise ValueError(f"FBIConfig.optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"FBIConfig.lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if not 0.0 < self.warmup < 1.0:
+            raise ValueError(f"FBIConfig.warmup must be a fraction in (0, 1), got {self.warmup}")
+        if self.batch_size < 2 or self.fbi_steps < 0 or self.refiner_steps < 1 or self.eps < 0:
+            raise ValueError("FBIConfig: batch_size >= 2, fbi_steps >= 0, refiner_steps >= 1 and eps >= 0 required")
+
+    @classmethod
+    def for_profile(cls, profile: str) -> "FBIConfig":
+        return profiles.pick(
+            profile,
+            smoke=cls(fbi_steps=2, batch_size=4, optimizer="adam", lr=1e-3, lr_schedule="cosine", n_refine=48,
+                      refiner_width=32, refiner_steps=20, refiner_batch=16),
+            # 2 CPU cores: the FBI branch as long as chapter 07's supervised stage, a 256-wide refiner
+            quick=cls(fbi_steps=400, batch_size=16, optimizer="adam", lr=1e-3, lr_schedule="cosine", n_refine=3000,
+                      refiner_width=256, refiner_steps=1000, refiner_batch=128, eval_batch=64),
+            full=cls(),
+        )
+
+    def fbi_net(self, backbone: BackboneConfig) -> FBINetConfig:
+        return FBINetConfig(hourglass=backbone.hourglass(), reg_modules=self.reg_modules, reg_blocks=self.reg_blocks)
+
+    def refiner(self, in_features: int) -> MartinezConfig:
+        return MartinezConfig(in_features=in_features, width=self.refiner_width, num_blocks=2,
+                              dropout=self.refiner_dropout, lr=self.refiner_lr, batch_size=self.refiner_batch,
+                              num_steps=self.refiner_steps, decay_steps=max(self.refiner_steps, 1))
+
+
+def config(profile: str | None = None, **overrides) -> FBIConfig:
+    """The one FBI configuration for a profile, with a chapter's explicit overrides (None = keep)."""
+    return profiles.override(FBIConfig.for_profile(profiles.resolve(profile)), **overrides)
+
+
+# --- the implicit branch ---------------------------------------------------------------------------
+def batch_fbi_labels(batch: dict, wild_poses_3d=None, tau_deg: float = DEFAULT_TAU_DEG) -> tuple:
+    """FBI labels (B, 14) int64 of a :class:`MixedBatches` batch and the rows that have them: lab
+    rows from their 3D labels; wild rows from ``wild_poses_3d[index]`` (the hidden 3D that rendered
+    them: our simulated annotations) when given. Returns (labels, rows (B,) bool)."""
+    has = batch["has_3d"].bool().cpu().numpy()
+    wild = batch["is_wild"].cpu().numpy() if "is_wild" in batch else ~has
+    p3 = batch["poses_3d"].float().cpu().numpy().copy()
+    rows = has.copy()
+    if wild_poses_3d is not None and wild.any():
+        idx = np.asarray(batch["index"])[wild]
+        p3[wild] = wild_poses_3d[idx]
+        rows |= wild
+    lab = np.full((len(p3), 14), 2, np.int64)
+    if rows.any():
+        lab[rows] = fbi_labels(p3[rows], tau_deg)
+    dev = batch["image"].device
+    return torch.as_tensor(lab, device=dev), torch.as_tensor(rows, device=dev)
+
+
+def _optimizer(params, cfg: FBIConfig):
+    return torch.optim.Adam(params, lr=cfg.lr) if cfg.optimizer == "adam" else torch.optim.RMSprop(params, lr=cfg.lr)
+
+
+def train_fbi_branch(cfg: FBIConfig, backbone_cfg: BackboneConfig, backbone, lab, wild=None, *, data_id: str,
+                     wild_poses_3d=None, train_pool: int = 0, device="cpu", progress: bool = True) -> tuple:
+    """Train (or load) the FBI branch from a copy of the shared ``backbone`` (``(state, id)``): batches
+    of lab images (labels from their 3D), plus, with ``wild`` and ``wild_poses_3d``, half wild images
+    labelled from their hidden 3D. Cross-entropy over the 14 bones; ``train_pool`` as chapter 05's.
+    Returns (FBINet in eval mode, history)."""
+    state, backbone_id = backbone
+    train.seed_everything(cfg.seed)
+    net = FBINet(cfg.fbi_net(backbone_cfg)).to(device)
+    net.hourglass.load_state_dict(state)
+    use_wild = wild is not None and wild_poses_3d is not None
+    sc = dict(model=asdict(cfg.fbi_net(backbone_cfg)), steps=cfg.fbi_steps, batch_size=cfg.batch_size,
+              optimizer=cfg.optimizer, lr=cfg.lr, lr_schedule=cfg.lr_schedule, tau=cfg.tau_deg, wild=use_wild,
+              train_pool=train_pool, pool_seed=cfg.data_seed, seed=cfg.seed, data=f"{data_id}|backbone:{backbone_id}")
+    ckpt = checkpoint_path("fbi-branch", sc, __name__)
+    opt = _optimizer(net.parameters(), cfg)
+    batches = MixedBatches(lab, wild if use_wild else None, cfg.batch_size, 0.5, seed=cfg.seed, stage=7,
+                           pool=train_pool, device=device, pool_seed=cfg.data_seed)
+    scheds = {}
+    if cfg.lr_schedule == "cosine":
+        scheds["lr"] = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.fbi_steps, 1), eta_min=0.05 * cfg.lr)
+
+    def step_fn(batch, step):
+        labels, rows = batch_fbi_labels(batch, wild_poses_3d if use_wild else None, cfg.tau_deg)
+        out = net(batch["image"])
+        loss = fbi_loss(out["fbi_logits"], labels, rows)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            acc = (out["fbi_logits"].argmax(-1) == labels)[rows].float().mean().item()
+        return {"loss": loss.item(), "acc": acc}
+
+    def run():
+        train.seed_everything(cfg.seed + 7)
+        return train.fit(step_fn, batches, models={"net": net}, optimizers={"opt": opt}, schedulers=scheds,
+                         num_steps=cfg.fbi_steps, checkpoint=ckpt, config=sc,
+                         checkpoint_every=max(50, cfg.fbi_steps // 4), log_every=10,
+                         desc=f"FBI branch{' (+ wild labels)' if use_wild else ''}", progress=progress)
+    hist = train.load_or_train(ckpt, {"net": net}, run, sc)
+    net.eval()
+    return net, hist
+
+
+# --- the branches' outputs on a set of images -------------------------------------------------------
+def refine_images(d: dict, n: int, seed: int = 0):
+    """The lab training images the refiner learns from: ``n`` of the lab training split (0: all),
+    rendered once and cached beside chapter 05's pools. Returns (images, indices)."""
+    ds = d["images"]["train"]
+    base = getattr(ds, "ds", ds)                               # the ImageDataset under a CachedImages pool
+    idx = eval_indices(len(d["sets"]["train"]), n, seed + 61)
+    key = train.config_hash(dict(data=d["data_id"], split="train", seed=seed, idx=idx.tolist(), use="fbi-refine"))
+    return CachedImages(base, idx, path=train.checkpoint_dir() / "images" / f"train-refine-{key}.pt"), idx
+
+
+@torch.no_grad()
+def branch_outputs(images, indices, explicit: dict, fbi_nets: dict, batch_size: int = 64, device="cpu",
+                   wild_poses_3d=None, taus=(DEFAULT_TAU_DEG,)) -> dict:
+    """Every branch on ``images`` at ``indices``: for each explicit net (name -> ZhouNet) the 2D joints
+    (crop px) and normalised depths; for each FBI net (name -> FBINet) the FBI probabilities (N, 14, 3);
+    and the ground truth: 2D, depth, root-relative 3D (lab: the labels; wild: ``wild_poses_3d`` when
+    given), true FBI labels per tau in ``taus``. Returns a dict of numpy arrays."""
+    from .images import batch_depth_target
+    out = {"explicit": {k: {"joints_2d": [], "depth": []} for k in explicit}, "fbi": {k: [] for k in fbi_nets},
+           "gt_2d": [], "gt_depth": [], "gt_3d": [], "index": [], "scene": [], "has_3d": []}
+    indices = np.asarray(indices)
+    R = None
+    for s in range(0, len(indices), batch_size):
+        b = images.get_batch(indices[s:s + batch_size])
+        b = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in b.items()}
+        R = b["image"].shape[-1]
+        for k, net in explicit.items():
+            net.eval()
+            o = net(b["image"])
+            hm = o["heatmaps"][-1].float()
+            coords, _ = decode_heatmaps(hm)
+            out["explicit"][k]["joints_2d"].append(heatmap_to_image(coords, R, hm.shape[-1]).cpu().numpy())
+            out["explicit"][k]["depth"].append(o["depth"].float().cpu().numpy())
+        for k, net in fbi_nets.items():
+            net.eval()
+            out["fbi"][k].append(torch.softmax(net(b["image"])["fbi_logits"].float(), -1).cpu().numpy())
+        p3 = b["poses_3d"].float().cpu().numpy().copy()
+        has = b["has_3d"].bool().cpu().numpy()
+        if wild_poses_3d is not None and (~has).any():
+            p3[~has] = wild_poses_3d[np.asarray(b["index"])[~has]]
+            p3[~has] -= p3[~has][:, :1]
+        b["has_3d"] = torch.ones_like(b["has_3d"]) if wild_poses_3d is not None else b["has_3d"]
+        b["poses_3d"] = torch.as_tensor(p3, device=b["image"].device)
+        dt = batch_depth_target(b).cpu().numpy()
+        out["gt_2d"].append(b["joints_2d"].float().cpu().numpy())
+        out["gt_depth"].append(dt)
+        out["gt_3d"].append(p3)
+        out["has_3d"].append(b["has_3d"].bool().cpu().numpy())
+        out["index"].append(np.asarray(b["index"]))
+        out["scene"].append(np.asarray(b["scene"]).astype(str))
+    cat = lambda v: np.concatenate(v) if v else np.zeros((0,))
+    res = {"explicit": {k: {kk: cat(vv) for kk, vv in v.items()} for k, v in out["explicit"].items()},
+           "fbi": {k: cat(v) for k, v in out["fbi"].items()}, "resolution": R}
+    res.update({k: cat(out[k]) for k in ("gt_2d", "gt_depth", "gt_3d", "index", "scene", "has_3d")})
+    ok = res["has_3d"]
+    res["fbi_true"] = {float(t): np.where(ok[:, None], fbi_labels(np.nan_to_num(res["gt_3d"]), t), -1) for t in taus}
+    return res
+
+
+def row_input(row: Row, outs: dict) -> np.ndarray:
+    """The refiner input (N, D) of ``row`` from :func:`branch_outputs` (explicit nets named
+    'adversarial' and 'supervised', FBI nets 'predicted' and 'wild'). 2D is crop-normalised
+    (2 u / R - 1) so the coarse 3D pose's three axes share one unit."""
+    R = outs["resolution"]
+    if row.coarse == "truth":
+        j2d, depth = outs["gt_2d"], outs["gt_depth"]
+    else:
+        e = outs["explicit"][row.coarse]
+        j2d, depth = e["joints_2d"], e["depth"]
+    fbi = None
+    if "fbi" in row.parts:
+        fbi = one_hot(outs["fbi_true"][float(row.tau)]) if row.fbi == "truth" else outs["fbi"][row.fbi]
+    return refiner_input(row.parts, joints_2d=2.0 * j2d / R - 1.0, depth=depth, fbi=fbi)
+
+
+# --- the refinement regressor -----------------------------------------------------------------------
+def train_refiner(x: np.ndarray, y: np.ndarray, cfg: FBIConfig, *, weighted: bool, capped: bool = True, seed: int = 0,
+                  name: str = "fbi-refiner", meta: dict | None = None, progress: bool = True) -> tuple:
+    """The refinement regressor on (N, D) inputs -> (N, 48) root-relative 3D mm (:func:`to_target`):
+    a standardised Martinez network with two residual blocks, Adam, exponential decay, max-norm (as
+    :func:`posecore.recipes.regression.train_regressor`). Per-sample L0 = mean squared error over the
+    standardised coordinates. ``weighted``: the first ``cfg.warmup`` of the steps minimise L0 alone;
+    then alpha = 1 - (mean L0 over the whole training set, eval mode) is fixed (a buffer saved in the
+    checkpoint) and the loss is :func:`weighted_regression_loss` (eps = ``cfg.eps``, L1's exponent
+    capped at ``cfg.l1_max_exponent`` unless ``capped`` is False); else L0 throughout.
+    Returns (model, history, alpha or None)."""
+    assert x.ndim == 2 and y.ndim == 2 and len(x) == len(y), f"train_refiner: x {x.shape}, y {y.shape}"
+    mcfg = cfg.refiner(x.shape[1])
+    train.seed_everything(seed)
+    model = Standardised(MartinezNet(mcfg), x.shape[1], y.shape[1])
+    model.register_buffer("alpha", torch.tensor(float("nan")))
+    cap = cfg.l1_max_exponent if weighted and capped else None
+    conf = dict(meta or {}, model=asdict(mcfg), weighted=weighted, eps=cfg.eps if weighted else 0.0,
+                warmup=cfg.warmup if weighted else 0.0, max_exponent=cap, seed=seed, n=len(x),
+                x_sum=float(x.sum()), y_sum=float(y.sum()))
+    ckpt = checkpoint_path(name, conf, __name__)
+    model.set_stats(x, y)
+    X, Y = torch.as_tensor(x), torch.as_tensor(y)
+    idx_fn = batch_indices(len(x), mcfg.batch_size, seed)
+    opt = torch.optim.Adam(model.parameters(), lr=mcfg.lr, fused=True)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=mcfg.lr_decay ** (1.0 / mcfg.decay_steps))
+    warm = int(round(cfg.warmup * mcfg.num_steps)) if weighted else mcfg.num_steps
+
+    def step_fn(batch, step):
+        if weighted and step > warm and not torch.isfinite(model.alpha):
+            with torch.no_grad():
+                model.eval()
+                l0_all = ((model(X, normalised_output=True) - model.normalise_y(Y)) ** 2).mean(1)
+                model.alpha.fill_(1.0 - float(l0_all.mean()))
+                model.train()
+        xb, yb = batch
+        l0 = ((model(xb, normalised_output=True) - model.normalise_y(yb)) ** 2).mean(1)     # (B,) per sample
+        loss = weighted_regression_loss(l0, float(model.alpha), cfg.eps, cap) if step > warm else l0.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        apply_max_norm(model.net, mcfg.max_norm)
+        return {"loss": loss.item(), "l0": l0.mean().item()}
+
+    def batch_fn(step):
+        i = torch.as_tensor(idx_fn(step))
+        return X[i], Y[i]
+
+    def run():
+        train.seed_everything(seed)
+        return train.fit(step_fn, batch_fn, models={"model": model}, optimizers={"opt": opt},
+                         schedulers={"lr": sched}, num_steps=mcfg.num_steps, checkpoint=ckpt, config=conf,
+                         checkpoint_every=max(100, mcfg.num_steps // 4), desc=name, progress=progress)
+    hist = train.load_or_train(ckpt, {"model": model}, run, conf)
+    model.eval()
+    alpha = float(model.alpha)
+    return model, hist, (alpha if np.isfinite(alpha) else None)
+
+
+def evaluate_refined(pred_3d, gt_3d, actions=None, scale: str = "none") -> dict:
+    """3D metrics of refined poses (N, 17, 3) root-relative mm: ``errors`` (N,), ``mpjpe``, ``p_mpjpe``,
+    ``pck`` / ``auc`` (3DHP, 14 joints), ``per_action`` (with 'Average') when ``actions`` is given.
+    ``scale='true'``: each prediction rescaled to its ground truth's bone-length sum first (the wild
+    test's known global scale, as chapters 05 and 07). A prediction with NaN or inf (a diverged
+    regressor) gives NaN metrics and ``diverged`` True."""
+    p, g = np.asarray(pred_3d, np.float64), np.asarray(gt_3d, np.float64)
+    if not np.isfinite(p).all():
+        nan = float("nan")
+        out = dict(pred_3d=p, errors=np.full(len(p), nan), mpjpe=nan, p_mpjpe=nan, pck=nan, auc=nan, diverged=True)
+        if actions is not None:
+            out["per_action"] = {a: nan for a in list(dict.fromkeys(np.asarray(actions).tolist())) + ["Average"]}
+        return out
+    if scale == "true":
+        p = p * (bone_lengths(g).sum(-1) / np.maximum(bone_lengths(p).sum(-1), 1e-9))[:, None, None]
+    elif scale != "none":
+        raise ValueError(f"evaluate_refined: scale must be 'none' or 'true', got {scale!r}")
+    e = np.asarray(metrics.mpjpe(p, g, reduction="none"))
+    out = dict(pred_3d=p, errors=e, mpjpe=float(e.mean()), diverged=False,
+               p_mpjpe=float(np.mean(metrics.p_mpjpe(p, g, reduction="none"))), pck=float(metrics.pck3d(p, g)),
+               auc=float(metrics.auc3d(p, g)))
+    if actions is not None:
+        out["per_action"] = metrics.per_action(e, np.asarray(actions))
+    return out
+
+
+def run_rows(cfg: FBIConfig, train_outs: dict, eval_outs: dict, rows=tuple(ROWS), seeds=(0,), actions=None,
+             progress: bool = False) -> dict:
+    """Train (or load) every row's refiner for each seed on ``train_outs`` (:func:`branch_outputs` on
+    the refiner's lab images) and evaluate it on each split of ``eval_outs`` ({split: branch_outputs};
+    'test' per action with ``actions``, wild splits at the true scale). Returns {row: {seed: dict(
+    model, alpha, history, train_seconds, <split>: metrics)}}."""
+    y = to_target(train_outs["gt_3d"])
+    res = {}
+    for name in rows:
+        row = ROWS[name]
+        x = row_input(row, train_outs)
+        res[name] = {}
+        for s in seeds:
+            t0 = time.perf_counter()
+            model, hist, alpha = train_refiner(x, y, cfg, weighted=row.weighted, capped=row.capped, seed=s,
+                                               progress=progress, meta=dict(row=asdict(row)))
+            r = dict(model=model, alpha=alpha, history=hist, train_seconds=time.perf_counter() - t0)
+            for split, o in eval_outs.items():
+                p = from_output(predict_mlp(model, row_input(row, o)))
+                r[split] = evaluate_refined(p, o["gt_3d"], actions=actions if split == "test" else None,
+                                            scale="none" if split == "test" else "true")
+            res[name][s] = r
+    return res
+
+
+__all__ = ["Row", "ROWS", "FBIConfig", "config", "batch_fbi_labels", "train_fbi_branch", "refine_images",
+           "branch_outputs", "row_input", "train_refiner", "evaluate_refined", "run_rows"]
