@@ -455,8 +455,12 @@ PAPER = {"Base": 62.0, "Final": 58.68}
 
 
 def seeded(metric, values, unit, **kw):
-    return results.record(metric, float(np.mean(values)), unit, seeds=len(values), spread=float(np.ptp(values)),
-                          **kw, **common)
+    """A record of the mean over the seeds whose refiner did not diverge (NaN); none if all diverged."""
+    ok = [v for v in values if np.isfinite(v)]
+    if not ok:
+        return None
+    return results.record(metric, float(np.mean(ok)), unit, seeds=len(ok), spread=float(np.ptp(ok)),
+                          diverged_seeds=len(values) - len(ok), **kw, **common)
 
 
 for r in rows:
@@ -465,6 +469,7 @@ for r in rows:
     recs.append(seeded("p_mpjpe", per_seed(r, "test", "p_mpjpe"), "mm", split="test", variant=r))
     recs.append(seeded("mpjpe", per_seed(r, "wild_test", "mpjpe"), "mm", split="wild_test", variant=r))
     recs.append(seeded("pck@150", per_seed(r, "wild_test", "pck"), "%", split="wild_test", variant=r, scene="ALL"))
+recs = [x for x in recs if x is not None]
 for (s, n), a in acc.items():
     recs.append(results.record("fbi_accuracy", a["overall"], "%", split=s.replace(" ", "_"), variant=f"FBI branch ({n})",
                                seed=cfg.seed, **common))
