@@ -227,7 +227,8 @@ viz.show_cases(pred17, gt17 - gt17[:, J14].mean(1, keepdims=True), r["errors"], 
 # root-relative 3D poses in mm (scale from the mean head-root length of the training skeletons).
 
 # %%
-path = export(default_export("drover"), "drover", {"generator": generator}, gan_cfg, **info)
+path = export(default_export("drover"), "drover", {"generator": generator}, gan_cfg, profile=profile,
+              train_seconds=history[-1].get("time_s") if history else None, **info)
 probe = tests.get("wild_test", lab_test)
 poses_3d = lift(probe.poses_2d[:3], probe.intrinsics[:3], model="drover", checkpoint=path)
 print(path.name, poses_3d.shape, np.round(poses_3d[0, :3], 1))

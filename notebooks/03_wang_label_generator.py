@@ -103,12 +103,14 @@ ds = names["lab_test"]
 
 # %%
 t0 = time.perf_counter()
-martinez_runs = [martinez_recipe.train_lifter(train_set, lifter_cfg, seed=s, name=f"martinez-{profile}", norm="camera")[0]
+martinez_fits = [martinez_recipe.train_lifter(train_set, lifter_cfg, seed=s, name=f"martinez-{profile}", norm="camera")
                  for s in SEEDS]
+martinez_runs = [m for m, _ in martinez_fits]
 lifter_px, _ = martinez_recipe.train_lifter(train_set, lifter_cfg, seed=seed, name=f"martinez-{profile}")
 t_martinez = (time.perf_counter() - t0) / (len(SEEDS) + 1)
 t0 = time.perf_counter()
-stereo_runs = [wang_recipe.train_wang(train_set, wang_cfg, seed=s, name=f"wang-{profile}")[0] for s in SEEDS]
+stereo_fits = [wang_recipe.train_wang(train_set, wang_cfg, seed=s, name=f"wang-{profile}") for s in SEEDS]
+stereo_runs = [w for w, _ in stereo_fits]
 t_wang = (time.perf_counter() - t0) / len(SEEDS)
 variants = {"stereo, pixel input (paper)": replace(wang_cfg, norm="pixel"),
             "stereo, disparity (ours)": replace(wang_cfg, stereo="disparity")}
@@ -311,8 +313,11 @@ if "mpjpe" in gen_eval:
 # after geometric search. Martinez is exported too (both with camera-normalised input).
 
 # %%
-export(default_export("martinez"), "martinez", {"model": martinez_runs[0]}, lifter_cfg, norm="camera")
-path = export(default_export("wang"), "wang", {"synth": stereo.synth, "recon": stereo.recon}, stereo.cfg, norm="camera")
+fit_s = lambda h: float(h[-1].get("time_s", 0.0)) if h else None      # the run's own log (also when loaded)
+export(default_export("martinez"), "martinez", {"model": martinez_runs[0]}, lifter_cfg, norm="camera", profile=profile,
+       train_seconds=fit_s(martinez_fits[0][1]))
+path = export(default_export("wang"), "wang", {"synth": stereo.synth, "recon": stereo.recon}, stereo.cfg, norm="camera",
+              profile=profile, train_seconds=sum(fit_s(h) or 0.0 for h in stereo_fits[0][1].values()))
 probe = tests.get("wild_test", lab_test)
 try:
     print(np.round(lift(probe.poses_2d[:2], probe.intrinsics[:2], model="wang", checkpoint=path)[0, :2], 1))

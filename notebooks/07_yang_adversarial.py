@@ -455,8 +455,9 @@ recs.append(seeded("p_mpjpe", get("Full", "test", "p_mpjpe"), "mm", split="test"
 recs += claim_records(claims, common["dataset"], profile)
 path = results.write("07_yang_adversarial", recs)
 from posecore import api
+own_s = sum(h[-1].get("time_s", 0.0) for h in runs["Full"]["history"].values() if h)   # its stages' own logs
 exported = api.export_image_model(api.default_image_export("yang"), "yang", runs["Full"]["G"], d["canonical"],
-                                  backbone=bb["id"], profile=profile, data=common["dataset"])
+                                  backbone=bb["id"], profile=profile, data=common["dataset"], train_seconds=own_s)
 estimate = api.load_image_model("yang")          # what a reader calls on a rendered crop
 k = pred["index"][order[0]]
 again = estimate(d["images"]["wild_test"].get_batch([k])["image"])

@@ -189,21 +189,21 @@ def lift(poses_2d, intrinsics=None, model: str = "martinez", checkpoint=None) ->
 
 
 # --- image models: an RGB crop -> 2D joints + 3D pose --------------------------------------------
-IMAGE_KINDS = ("yang", "fbi")
+IMAGE_KINDS = ("zhou", "yang", "wang", "fbi")
 
 
 def default_image_export(kind: str) -> Path:
-    """Where a chapter exports its trained image network of ``kind`` ('yang', 'fbi')."""
+    """Where a chapter exports its trained image network of ``kind`` ('zhou', 'yang', 'wang', 'fbi')."""
     return train.checkpoint_dir() / f"{kind}_image.pt"
 
 
 def export_image_model(path, kind: str, model, canonical_bone_lengths, **extra) -> Path:
-    """Save an image network (a :class:`posecore.models.zhou.ZhouNet`: Zhou's or Yang's generator) to
+    """Save an image network (a :class:`posecore.models.zhou.ZhouNet`: Zhou's, Yang's generator or Wang's) to
     one file read by :func:`load_image_model`: its config, weights and the canonical bone lengths (mm,
     BONES order) that scale its 3D output. Atomic (a temporary file renamed)."""
     if kind not in IMAGE_KINDS or kind == "fbi":
-        raise ValueError(f"unknown image model kind {kind!r} for export_image_model; choose 'yang' (FBI: "
-                         f"export_fbi_model)")
+        raise ValueError(f"unknown image model kind {kind!r} for export_image_model; choose 'zhou', 'yang' "
+                         f"or 'wang' (FBI: export_fbi_model)")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -11,7 +11,7 @@
 # ---
 
 # %% [markdown]
-# # 10 · Lifting your own keypoints
+# # 11 · Lifting your own keypoints
 #
 # The earlier chapters train lifters on the benchmark's own 2D poses. In practice the 2D poses come
 # from a detector -- COCO-style (17 keypoints: face, limbs, no spine) or OpenPose BODY_25 -- and the
