@@ -264,13 +264,13 @@ table(["row (first seed)", "network vs its labels (mm)", "network vs truth (mm)"
 #
 # Whole clips through each network (first seed), every image rendered once; then 25-frame windows in
 # the body frame. Lab: train on subject L6, test on L7. Wild: train on the wild training clips, test on
-# the wild test clips. At the quick profile (CPU time): the first 100 frames of each clip, two of the
-# four lab cameras, windows every 2 frames, 300 probe steps.
+# the wild test clips. At the quick profile (CPU time): the first 60 frames of each clip, two of the
+# four lab cameras, windows every 2 frames, 200 probe steps.
 
 # %%
 t = time.perf_counter()
 canon_sum = float(np.sum(d["canonical"]))
-PROBED = ["Zhou (3D+2D/w geo)", "Yang (Full)", "Wang", "oracle: true wild 3D"]
+PROBED = ["Zhou (3D+2D/w geo)", "Yang (Full)", "Wang"]
 models = {n: first(n)["model"] for n in PROBED}
 probe_sets = {}
 lab_test = d["sets"]["test"]

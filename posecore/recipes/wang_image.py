@@ -97,7 +97,7 @@ class WangImageConfig:
             smoke=cls(n_train_eval=8, window=5, stride=5, probe_width=16, probe_steps=5, probe_seeds=2,
                       probe_cameras=1, probe_max_frames=10, eval_batch=64),
             # 2 CPU cores: Zhou's quick stages 2 + 3 (600 steps) per row; the probe on two lab cameras
-            quick=cls(n_train_eval=300, stride=2, probe_steps=300, probe_seeds=5, probe_cameras=2, probe_max_frames=100),
+            quick=cls(n_train_eval=300, stride=2, probe_steps=200, probe_seeds=5, probe_cameras=2, probe_max_frames=60),
             # the paper's 25-frame windows; all of Zhou's stage 2 + 3 steps
             full=cls(n_train_eval=2000),
         )
