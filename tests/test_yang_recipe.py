@@ -200,6 +200,8 @@ def test_exported_generator_round_trip_and_errors(tmp_path):
     with pytest.raises(ValueError, match="junk.pt: not a readable"):
         api.load_image_model("yang", tmp_path / "junk.pt")
     with pytest.raises(ValueError, match="unknown image model"):
+        api.load_image_model("hrnet", path)
+    with pytest.raises(ValueError, match="not an exported posecore zhou image model"):
         api.load_image_model("zhou", path)
 
 
