@@ -49,7 +49,7 @@ from posecore import api, metrics, profiles, results
 from posecore.evaluate import table
 from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import zhou as zhou_recipe
-from posecore.skeleton import BONES
+from posecore.skeleton import bone_lengths
 
 torch.set_num_threads(1)   # inference times on one thread, the same for every row
 posecore.params.validate()
@@ -72,14 +72,7 @@ d = zhou_recipe.load_data(zcfg, bcfg, dataset, data_root, progress=False)
 idx = {s: d["eval_idx"][s] for s in ("test", "wild_test")}
 sets = {s: d["sets"][s][idx[s]] for s in idx}
 images = {s: d["images"][s].get_batch(idx[s])["image"] for s in idx}          # (N, 3, R, R) in [0, 1]
-
-
-def bone_sum(p):
-    """(N, 17, 3) mm -> (N,) the sum of the 16 bone lengths."""
-    p = np.asarray(p, np.float64)
-    return np.linalg.norm(p[:, [c for _, c in BONES]] - p[:, [q for q, _ in BONES]], axis=-1).sum(-1)
-
-
+bone_sum = lambda p: np.asarray(bone_lengths(np.asarray(p, np.float64))).sum(-1)   # (N, 17, 3) -> (N,) mm
 true_sum = bone_sum(sets["wild_test"].poses_3d)                                    # (N,) mm
 print({s: len(v) for s, v in sets.items()}, f"{images['test'].shape[-1]} px crops")
 

@@ -216,11 +216,13 @@ def training_images_check(model, d: dict, labels: dict, indices, batch_size: int
     (from its training pool) the network's 3D (at each target's own bone sum) against every label set
     in ``labels`` ({kind: (poses, valid)}, e.g. the generated labels and the hidden truth): {kind: MPJPE
     mm over the valid samples}."""
+    p = predict(model, d["images"]["wild_train"], indices, batch_size, device=device)   # one pass for every label set
+    bone_sum = canonical_bone_sum(d["canonical"])
     out = {}
     for kind, (poses, valid) in labels.items():
-        ind = np.asarray(indices)[valid[np.asarray(indices)]]
-        p = predict(model, Relabelled(d["images"]["wild_train"], poses, valid), ind, batch_size, device=device)
-        out[kind] = evaluate_images(p, canonical_bone_sum(d["canonical"]), scale="true")["mpjpe"]
+        rel = np.asarray(poses, np.float32)[p["index"]]
+        q = dict(p, gt_3d=rel - rel[:, :1], has_3d=np.asarray(valid, bool)[p["index"]])
+        out[kind] = evaluate_images(q, bone_sum, scale="true")["mpjpe"]
     return out
 
 
