@@ -39,6 +39,7 @@ import posecore.params
 from posecore import data, metrics, profiles, results, train, viz
 from posecore.evaluate import check_claim, claim_records, evaluate_3d, markdown_table
 from posecore.models import drover
+from posecore.parallel import Call, prefetch
 from posecore.recipes import drover as drover_recipe
 
 torch.set_num_threads(1)  # the book runs on 2 shared cores: one thread avoids BatchNorm thread stalls
@@ -66,26 +67,36 @@ J14 = list(drover.JOINTS_14)
 rng = np.random.default_rng(seed)
 
 
-def run(label, noise_px=0.0, seed_=seed, **kw):
-    """Train one GAN (cached by config) and return (P-MPJPE on the lab test, predictions)."""
+def gan_call(label, noise_px=0.0, seed_=seed, **kw):
+    """The training call of one GAN (cached by config)."""
     c = replace(base_cfg, noise_px=noise_px, **kw)
-    G, _, _, info = drover_recipe.train_drover(train_set, c, seed=seed_, name=f"drover-ablation-{profile}", progress=False)
+    return Call(drover_recipe.train_drover, (train_set, c), dict(seed=seed_, name=f"drover-ablation-{profile}",
+                                                                 progress=False), label)
+
+
+def run(call):
+    """Train (or load) one GAN and return (P-MPJPE on the lab test, predictions)."""
+    G, _, _, info = call()
+    noise_px = call.args[1].noise_px
     p2 = lab_test.poses_2d + (rng.normal(0, noise_px, lab_test.poses_2d.shape) if noise_px else 0)
     pred = drover.lift_with(G, p2, lab_test.intrinsics, **info)
     r = evaluate_3d(pred, lab_test, joints=J14)
-    print(f"{label:36s} {r['p_mpjpe']:6.1f} mm")
+    print(f"{call.label:36s} {r['p_mpjpe']:6.1f} mm")
     return r["p_mpjpe"], pred
 
 
-rows = []
-for e in ((0.0, 0.0), (0.0, 20.0), (0.0, 60.0)):
-    rows.append(("elevation", f"[{e[0]:.0f}, {e[1]:.0f}] deg", run(f"elevation {e}", elevation=e)[0]))
-for b in run_cfg["batch_sizes"]:
-    rows.append(("batch size", b, run(f"batch {b}", batch_size=b)[0]))
-rows.append(("extra cameras", "none", run("no extra cameras", extra_cameras=0)[0]))
-for n in run_cfg["noise_px"]:
-    rows.append(("2D noise (train + test)", f"{n:g} px", run(f"noise {n} px", noise_px=n)[0]))
-preds = [run(f"ensemble member {k}", seed_=seed + k)[1] for k in range(run_cfg["ensemble_max"])]
+# (factor, value, training call) of every row, then the ensemble members; all of them train first, side
+# by side in single-thread worker processes (posecore.parallel: one per core, or $POSECORE_WORKERS), and
+# each row below loads its GAN
+grid = ([("elevation", f"[{e[0]:.0f}, {e[1]:.0f}] deg", gan_call(f"elevation {e}", elevation=e))
+         for e in ((0.0, 0.0), (0.0, 20.0), (0.0, 60.0))]
+        + [("batch size", b, gan_call(f"batch {b}", batch_size=b)) for b in run_cfg["batch_sizes"]]
+        + [("extra cameras", "none", gan_call("no extra cameras", extra_cameras=0))]
+        + [("2D noise (train + test)", f"{n:g} px", gan_call(f"noise {n} px", noise_px=n)) for n in run_cfg["noise_px"]])
+members = [gan_call(f"ensemble member {k}", seed_=seed + k) for k in range(run_cfg["ensemble_max"])]
+prefetch([c for *_, c in grid] + members)
+rows = [(factor, value, run(c)[0]) for factor, value, c in grid]
+preds = [run(c)[1] for c in members]
 for k in range(1, run_cfg["ensemble_max"] + 1):
     rows.append(("ensemble size", k, evaluate_3d(np.mean(preds[:k], 0), lab_test, joints=J14)["p_mpjpe"]))
 single = [evaluate_3d(p, lab_test, joints=J14)["p_mpjpe"] for p in preds]

@@ -46,6 +46,7 @@ from posecore import data, metrics, profiles, results, train, viz
 from posecore import geometric_search as gs
 from posecore.evaluate import check_claim, claim_records, markdown_table
 from posecore.models import wang
+from posecore.parallel import Call, prefetch
 from posecore.recipes import wang as wang_recipe
 
 torch.set_num_threads(1)  # the book runs on 2 shared cores: one thread avoids BatchNorm thread stalls
@@ -89,6 +90,14 @@ def evaluate(stereo, test):
 # ## Table 2: the baseline dx
 
 # %%
+# the networks of this page (the dx rows, and the "Unity" row below) train first, side by side in single-thread
+# processes (posecore.parallel: one per core, or $POSECORE_WORKERS); the loops then load them
+kw = dict(seed=seed, name=f"wang-ablation-{profile}", progress=False)
+calls = [Call(wang_recipe.train_wang, (train_set, replace(base_cfg, dx=dx)), kw, f"dx {dx:g}") for dx in run["dxs"]]
+if unity_like is not None and wild_test is not None:
+    calls.append(Call(wang_recipe.train_wang, (data.concat([train_set, unity_like]), replace(base_cfg, dx=500.0)), kw,
+                      "lab + wild-domain pairs"))
+prefetch(calls)
 dx_rows = {}
 for dx in run["dxs"]:
     stereo, _ = wang_recipe.train_wang(train_set, replace(base_cfg, dx=dx), seed=seed, name=f"wang-ablation-{profile}",

@@ -44,7 +44,9 @@ def train_drover(train_set, cfg: D.DroverConfig, *, seed: int = 0, name: str = "
     gen_in = torch.as_tensor(x_in * scale, dtype=torch.float32)
     real = torch.as_tensor(real * scale, dtype=torch.float32)
     noise = cfg.noise_px / float(np.mean(s.intrinsics[:, 0])) * scale  # px -> normalised units
-    G, Dn = D.Generator(cfg), D.Discriminator(cfg)
+    with torch.random.fork_rng(devices=[]):                           # initial weights: a function of seed only
+        torch.manual_seed(seed)
+        G, Dn = D.Generator(cfg), D.Discriminator(cfg)
     opt = {"G": torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=(0.5, 0.999)),
            "D": torch.optim.Adam(Dn.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))}
     gi, ri = batch_indices(len(gen_in), cfg.batch_size, seed), batch_indices(len(real), cfg.batch_size, seed + 1)

@@ -3,6 +3,8 @@ a lifter on the 3D-labelled samples of a :class:`~posecore.data.PoseSet`. The ne
 :mod:`posecore.models.martinez`; the loop is :func:`posecore.recipes.regression.train_regressor`."""
 from __future__ import annotations
 
+import torch
+
 from .. import profiles
 from ..models.lifter import Standardised, lifter_input, to_target
 from ..models.martinez import MartinezConfig, MartinezNet
@@ -29,7 +31,9 @@ def train_lifter(train_set, cfg: MartinezConfig, *, seed: int = 0, name: str = "
     s = train_set[train_set.has_3d]
     x = lifter_input(s.poses_2d, s.intrinsics, norm)                  # (N, 34)
     y = to_target(s.poses_3d)                                         # (N, 48)
-    model = Standardised(MartinezNet(cfg), x.shape[1], y.shape[1])
+    with torch.random.fork_rng(devices=[]):                           # initial weights: a function of seed only
+        torch.manual_seed(seed)
+        model = Standardised(MartinezNet(cfg), x.shape[1], y.shape[1])
     meta = {"dataset": s.meta.get("dataset", "")} | ({"norm": norm} if norm != "pixel" else {})
     hist = train_regressor(model, x, y, cfg, seed=seed, name=name, progress=progress, config=meta)
     return model, hist

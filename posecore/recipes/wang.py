@@ -5,6 +5,7 @@ generator run on a 2D-only split. Networks and geometric search: :mod:`posecore.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from .. import geometric_search as gs
 from .. import profiles
@@ -34,7 +35,9 @@ def train_wang(train_set, cfg: WangConfig, *, seed: int = 0, name: str = "wang",
     s = train_set[train_set.has_3d]
     left = lifter_input(s.poses_2d, s.intrinsics, cfg.norm)                          # (N, 34)
     right = lifter_input(right_view(s.poses_3d, s.intrinsics, cfg.dx), s.intrinsics, cfg.norm)  # (N, 34)
-    lifter = WangLifter(cfg)
+    with torch.random.fork_rng(devices=[]):                           # initial weights: a function of seed only
+        torch.manual_seed(seed)
+        lifter = WangLifter(cfg)
     meta = {"dataset": s.meta.get("dataset", ""), "dx": cfg.dx, "norm": cfg.norm, "stereo": cfg.stereo}
     target = lifter.second_input(left, right)                                          # right view or disparity
     h_syn = train_regressor(lifter.synth, left, target, sized(cfg.net, J2, J2), seed=seed, name=f"{name}-synth",
