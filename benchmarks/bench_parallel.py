@@ -1,11 +1,11 @@
-"""Benchmark: two small networks trained one after the other with 2 torch threads vs side by side in two
-single-thread workers (:func:`posecore.parallel.prefetch`), at the quick profile's sizes (plain script;
-prints figures; run by `make bench`).
+"""Benchmark: small networks trained one after the other (with 1 torch thread, as the lifting chapters
+did, and with one thread per core) vs side by side in single-thread workers
+(:func:`posecore.parallel.prefetch`), at the quick profile's sizes (plain script; prints figures; run
+by `make bench`).
 
 For Martinez (width 512, batch 256) and Drover (width 256, batch 1,024) it trains ``--nets`` networks
 of ``--steps`` steps each way, in fresh checkpoint folders, and prints the wall time of each way and
-their ratio (> 1: the workers are faster). The chapters of the lifting papers use the workers when
-this ratio is above 1 on the machine that wrote them (2-core AMD EPYC).
+the ratios (> 1: the workers are faster; worker start-up included).
 
     python benchmarks/bench_parallel.py [--nets 2] [--steps 200] [--gan-steps 40]
 """
@@ -47,7 +47,7 @@ def main():
     a = ap.parse_args()
     train_set = data.load("synth", "train")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"{cores} cores; {a.nets} networks each way; sequential with {min(a.nets, cores)} threads")
+    print(f"{cores} cores; {a.nets} networks each way")
     rows = []
     for name, fn, cfg, steps in (
             ("Martinez", martinez_recipe.train_lifter, martinez_recipe.config("quick", num_steps=a.steps), a.steps),
@@ -55,11 +55,13 @@ def main():
         extra = {"norm": "camera"} if name == "Martinez" else {}
         calls = [Call(fn, (train_set, cfg), dict(seed=s, name=f"bench-{name}", progress=False, **extra), f"{name} {s}")
                  for s in range(a.nets)]
+        one = _timed(calls, False, 1)
         seq = _timed(calls, False, min(a.nets, cores))
         par = _timed(calls, True, 1)
-        rows.append((name, steps, seq, par))
-        print(f"{name:9s} {steps:4d} steps x {a.nets}: sequential {seq:6.1f} s, workers {par:6.1f} s, "
-              f"ratio {seq / par:.2f}", flush=True)
+        rows.append((name, steps, one, seq, par))
+        print(f"{name:9s} {steps:4d} steps x {a.nets}: one after another {one:6.1f} s (1 thread), {seq:6.1f} s "
+              f"({min(a.nets, cores)} threads); workers {par:6.1f} s; ratios {one / par:.2f} / {seq / par:.2f}",
+              flush=True)
     return rows
 
 
