@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import profiles
+from .. import profiles, train
 from ..models.lifter import Standardised, lifter_input, to_target
 from ..models.martinez import MartinezConfig, MartinezNet
 from .regression import train_regressor
@@ -35,5 +35,7 @@ def train_lifter(train_set, cfg: MartinezConfig, *, seed: int = 0, name: str = "
         torch.manual_seed(seed)
         model = Standardised(MartinezNet(cfg), x.shape[1], y.shape[1])
     meta = {"dataset": s.meta.get("dataset", "")} | ({"norm": norm} if norm != "pixel" else {})
+    # the checkpoint also names this file's code (how the net is built and fed), not only the loop's
+    meta["recipe_code"] = train.code_digest(__name__)
     hist = train_regressor(model, x, y, cfg, seed=seed, name=name, progress=progress, config=meta)
     return model, hist

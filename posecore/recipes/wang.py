@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .. import geometric_search as gs
-from .. import profiles
+from .. import profiles, train
 from ..models.lifter import lifter_input, predict, to_target
 from ..models.wang import J2, WangConfig, WangLifter, right_view, sized
 from . import martinez
@@ -38,7 +38,8 @@ def train_wang(train_set, cfg: WangConfig, *, seed: int = 0, name: str = "wang",
     with torch.random.fork_rng(devices=[]):                           # initial weights: a function of seed only
         torch.manual_seed(seed)
         lifter = WangLifter(cfg)
-    meta = {"dataset": s.meta.get("dataset", ""), "dx": cfg.dx, "norm": cfg.norm, "stereo": cfg.stereo}
+    meta = {"dataset": s.meta.get("dataset", ""), "dx": cfg.dx, "norm": cfg.norm, "stereo": cfg.stereo,
+            "recipe_code": train.code_digest(__name__)}   # the checkpoints name this file's code too
     target = lifter.second_input(left, right)                                          # right view or disparity
     h_syn = train_regressor(lifter.synth, left, target, sized(cfg.net, J2, J2), seed=seed, name=f"{name}-synth",
                             config=meta, progress=progress)
