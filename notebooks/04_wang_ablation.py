@@ -93,15 +93,15 @@ def evaluate(stereo, test):
 # the networks of this page (the dx rows, and the "Unity" row below) train first, side by side in single-thread
 # processes (posecore.parallel: one per core, or $POSECORE_WORKERS); the loops then load them
 kw = dict(seed=seed, name=f"wang-ablation-{profile}", progress=False)
-calls = [Call(wang_recipe.train_wang, (train_set, replace(base_cfg, dx=dx)), kw, f"dx {dx:g}") for dx in run["dxs"]]
-if unity_like is not None and wild_test is not None:
-    calls.append(Call(wang_recipe.train_wang, (data.concat([train_set, unity_like]), replace(base_cfg, dx=500.0)), kw,
-                      "lab + wild-domain pairs"))
-prefetch(calls)
+dx_calls = {dx: Call(wang_recipe.train_wang, (train_set, replace(base_cfg, dx=dx)), kw, f"dx {dx:g}") for dx in run["dxs"]}
+unity_calls = {} if unity_like is None or wild_test is None else {
+    "lab only": Call(wang_recipe.train_wang, (train_set, replace(base_cfg, dx=500.0)), kw, "lab only"),
+    "lab + wild-domain pairs ('Unity')": Call(wang_recipe.train_wang, (data.concat([train_set, unity_like]),
+                                                                       replace(base_cfg, dx=500.0)), kw, "lab + wild-domain pairs")}
+prefetch(list(dx_calls.values()) + list(unity_calls.values())[1:])    # "lab only" is the dx = 500 row's network
 dx_rows = {}
-for dx in run["dxs"]:
-    stereo, _ = wang_recipe.train_wang(train_set, replace(base_cfg, dx=dx), seed=seed, name=f"wang-ablation-{profile}",
-                                       progress=False)
+for dx, call in dx_calls.items():
+    stereo, _ = call()
     dx_rows[dx] = evaluate(stereo, lab_test)
     print(dx, {k: round(float(v), 1) for k, v in dx_rows[dx].items()})
 PAPER_DX = {250.0: 42.2, 500.0: 42.0, 750.0: 42.3, 5000.0: "fails"}   # Table 2: MPJPE without geometric search
@@ -114,13 +114,11 @@ display(Markdown(markdown_table(
 
 # %%
 unity, unity_cases = {}, None
-if unity_like is None or wild_test is None:
+if not unity_calls:
     print("no wild-domain 2D/3D pairs or no wild test (the dataset has none and no wild_dataset was given): skipped")
 else:
-    mixed = data.concat([train_set, unity_like])
-    for label, source in (("lab only", train_set), ("lab + wild-domain pairs ('Unity')", mixed)):
-        stereo, _ = wang_recipe.train_wang(source, replace(base_cfg, dx=500.0), seed=seed,
-                                           name=f"wang-ablation-{profile}", progress=False)
+    for label, call in unity_calls.items():
+        stereo, _ = call()
         unity[label] = {"lab_test": evaluate(stereo, lab_test), "wild_test": evaluate(stereo, wild_test)}
         if label != "lab only":
             unity_cases = (stereo, wild_test)

@@ -97,10 +97,3 @@ def prefetch(calls, workers: int | None = None, threads: int = 1, progress: bool
                       f"(wall {time.perf_counter() - t0:.0f} s, {min(workers, len(calls))} workers x {threads} thread)")
     return seconds
 
-
-def run_all(calls, workers: int | None = None, threads: int = 1, progress: bool = True) -> list:
-    """:func:`prefetch` the ``calls``, then make each one here, in order, and return their results: the
-    same results as ``[call() for call in calls]`` (each call loads the checkpoint its worker left)."""
-    calls = [c if isinstance(c, Call) else Call(*c) for c in calls]
-    prefetch(calls, workers=workers, threads=threads, progress=progress)
-    return [c() for c in calls]
