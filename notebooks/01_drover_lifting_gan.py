@@ -60,7 +60,7 @@ import torch
 from IPython.display import Markdown, display
 
 import posecore.params
-from posecore import data, metrics, profiles, results, train, viz
+from posecore import data, evaluate, metrics, profiles, results, train, viz
 from posecore.api import default_export, export, lift
 from posecore.evaluate import (check_claim, claim_records, evaluate_3d, fmt_seeds, markdown_table,
                                seed_comparison)
@@ -167,6 +167,35 @@ actions = [a for a in ev["lab_test"]["Drover (single)"][0]["per_action_p_mpjpe"]
 per_action = lambda k, a: float(np.mean([r["per_action_p_mpjpe"][a] for r in ev["lab_test"][k]]))
 display(Markdown("**Per action, lab test (P-MPJPE mm, mean over seeds)**\n\n" + markdown_table(
     ["method"] + actions + ["Average"], [[k] + [per_action(k, a) for a in actions + ["Average"]] for k in score["lab_test"]])))
+
+# %% [markdown]
+# ## Where the GAN's error comes from
+#
+# P-MPJPE aligns scale and rotation, so what is left is depth structure. For each method on the lab
+# test: the share of joints (at least 100 mm in front of or behind the root) whose predicted depth
+# has the right sign; how often mirroring the whole pose in depth would help (the "inside-out" pose that
+# projects to the same 2D, the failure the paper names); the error if that flip were resolved by an
+# oracle; and the predicted depth extent over the true one (1 = right range, 0 = flat).
+# (`posecore.evaluate.depth_diagnostic`.)
+
+# %%
+gt14 = drover.centre(lab_test.poses_3d[:, J14])
+depth_rows = []
+for k, rs in ev["lab_test"].items():
+    if k == "flat baseline":
+        continue
+    dd = [evaluate.depth_diagnostic(drover.centre(r["pred"]), gt14) for r in rs]
+    depth_rows.append([k] + [fmt_seeds([d[m] for d in dd], digits=2 if m == "depth_extent" else 1) for m in
+                             ("sign_correct", "mirror_better", "p_mpjpe", "p_mpjpe_mirror_oracle", "depth_extent")])
+print(f"dataset: {ds} lab test | profile: {profile} | 14 joints; mean over samples (not over actions)")
+display(Markdown(markdown_table(["method", "depth sign right %", "mirror better %", "P-MPJPE mm",
+                                 "P-MPJPE, flip oracle", "depth extent"], depth_rows, digits=2)))
+
+# %% [markdown]
+# Read it this way: a whole-pose flip is not the GAN's problem when the oracle column is close to the
+# P-MPJPE column; its error is then joint by joint, in depths whose sign is wrong (compare the share of
+# right signs with the supervised lifter's row) -- the discriminator has not constrained each limb's
+# depth. A depth extent near 1 says the GAN is not simply predicting a flatter pose.
 
 # %% [markdown]
 # ## Which claims reproduce

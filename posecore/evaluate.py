@@ -3,6 +3,9 @@
 - :func:`evaluate_3d` -- any 3D prediction against a :class:`~posecore.data.PoseSet`: MPJPE
   (root-aligned) and P-MPJPE, per sample and per action (the Human3.6M headline is the mean over
   actions, ``per_action_*['Average']``), optionally on a joint subset.
+- :func:`depth_diagnostic` -- where a lifter's depth error comes from: the share of joints whose depth
+  (in front of / behind the root) has the right sign, whether mirroring the whole pose in depth would
+  help, and the depth extent against the truth.
 - :func:`evaluate_images` -- an image network's 2D + depth predictions: PCKh, 3D errors, 3DHP PCK/AUC
   per scene, symmetry, and the diagnostics that separate 2D and depth errors.
 - :func:`pair_heatmap_diagnostic` -- does a heatmap network tell left from right (shared peaks,
@@ -51,6 +54,35 @@ def evaluate_3d(pred_3d, test_set, joints=None) -> dict:
     return dict(mpjpe=float(e1.mean()), p_mpjpe=float(e2.mean()),
                 per_action_mpjpe=metrics.per_action(e1, test_set.action),
                 per_action_p_mpjpe=metrics.per_action(e2, test_set.action), errors=e2)
+
+
+def depth_diagnostic(pred_3d, gt_3d, min_depth: float = 100.0) -> dict:
+    """Where the depth error of root-relative 3D predictions comes from. ``pred_3d`` and ``gt_3d``:
+    (N, J, 3) camera-frame poses (x, y in the image plane, z the depth), each relative to its own root
+    (any scale for ``pred_3d``; ``gt_3d`` in mm). Returns
+
+    - ``sign_correct`` (%): of the joints at least ``min_depth`` mm in front of or behind the root in the
+      truth, those whose predicted depth relative to the root has the same sign;
+    - ``mirror_better`` (%): samples whose depth-mirrored prediction (z -> -z: the pose seen "inside
+      out", which projects to the same 2D under weak perspective) has a lower P-MPJPE;
+    - ``p_mpjpe`` / ``p_mpjpe_mirror_oracle`` (mm): the mean P-MPJPE as predicted, and with each sample
+      taking the better of itself and its mirror (what resolving only the whole-pose flip would give);
+    - ``depth_extent``: median over samples of the mean |z| of the prediction, scaled so that its x-y
+      extent matches the truth's, over the truth's mean |z| (1 = right depth range, 0 = flat)."""
+    p, g = np.asarray(pred_3d, np.float64), np.asarray(gt_3d, np.float64)
+    if p.shape != g.shape or p.ndim != 3 or p.shape[-1] != 3:
+        raise ValueError(f"depth_diagnostic: pred and gt must both be (N, J, 3), got {p.shape} and {g.shape}")
+    far = np.abs(g[..., 2]) >= min_depth                                   # (N, J)
+    sign = float(100.0 * (np.sign(p[..., 2]) == np.sign(g[..., 2]))[far].mean()) if far.any() else float("nan")
+    e = metrics.p_mpjpe(p, g, reduction="none")                            # (N,)
+    em = metrics.p_mpjpe(p * np.array([1.0, 1.0, -1.0]), g, reduction="none")
+    sxy = np.linalg.norm(p[..., :2], axis=(1, 2)) / np.maximum(np.linalg.norm(g[..., :2], axis=(1, 2)), 1e-9)
+    gz = np.abs(g[..., 2]).mean(1)
+    ok = (gz > 0) & (sxy > 0)
+    extent = np.abs(p[ok][..., 2]).mean(1) / sxy[ok] / gz[ok]
+    return dict(sign_correct=sign, mirror_better=float(100.0 * (em < e).mean()), p_mpjpe=float(e.mean()),
+                p_mpjpe_mirror_oracle=float(np.minimum(e, em).mean()),
+                depth_extent=float(np.median(extent)) if ok.any() else float("nan"))
 
 
 # --- image networks -------------------------------------------------------------------------------

@@ -129,3 +129,29 @@ def test_pair_heatmap_diagnostic_separates_a_perfect_network_from_a_confused_one
     assert bad["pckh_two_peaks"] == 100 and bad["ratio_two_peaks"] == pytest.approx(1, abs=0.1)
     with pytest.raises(ValueError, match="no pair"):
         ev.pair_heatmap_diagnostic(hm, g, np.zeros((3, 17), bool), R)
+
+
+def test_depth_diagnostic_hand_worked():
+    # four joints, not coplanar (so the depth mirror is not a rotation); joint 3 is within 100 mm of
+    # the root's depth and is left out of the sign count
+    gt = np.array([[[0, 0, 0], [100, 0, 200], [0, 100, -300], [50, -80, 60]]], float)
+    same = ev.depth_diagnostic(gt, gt)
+    assert same["sign_correct"] == 100.0 and same["mirror_better"] == 0.0
+    assert same["p_mpjpe"] == pytest.approx(0, abs=1e-6) and same["p_mpjpe_mirror_oracle"] == pytest.approx(0, abs=1e-6)
+    assert same["depth_extent"] == pytest.approx(1.0)
+    mirrored = ev.depth_diagnostic(gt * [1, 1, -1], gt)
+    assert mirrored["sign_correct"] == 0.0 and mirrored["mirror_better"] == 100.0
+    assert mirrored["p_mpjpe"] > 10 and mirrored["p_mpjpe_mirror_oracle"] == pytest.approx(0, abs=1e-6)
+    # twice the size in x, y but the same depths: half the depth extent, every sign right
+    squashed = ev.depth_diagnostic(gt * [2, 2, 1], gt)
+    assert squashed["depth_extent"] == pytest.approx(0.5) and squashed["sign_correct"] == 100.0
+    # flat: no depth at all -> no sign right, extent 0
+    flat = ev.depth_diagnostic(gt * [1, 1, 0], gt)
+    assert flat["sign_correct"] == 0.0 and flat["depth_extent"] == 0.0
+    # a wrong sign on the near-root joint 3 is not counted; on joint 1 it is (1 of 2 far joints)
+    near = gt.copy(); near[0, 3, 2] = -60
+    assert ev.depth_diagnostic(near, gt)["sign_correct"] == 100.0
+    far = gt.copy(); far[0, 1, 2] = -200
+    assert ev.depth_diagnostic(far, gt)["sign_correct"] == 50.0
+    with pytest.raises(ValueError, match="depth_diagnostic"):
+        ev.depth_diagnostic(gt[:, :3], gt)
