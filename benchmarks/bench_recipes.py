@@ -2,7 +2,7 @@
 fused implementations (plain script; prints figures; run by `make bench`).
 
 * per recipe, at its ``quick`` size -- Martinez (width 512, batch 256), Wang's synthesis net (the same
-  size, 34 -> 34), Drover (width 256, batch 1,024: real + fake in ONE discriminator batch of 2,048),
+  size, 34 -> 34), Drover (width 256, batch 4,096: real + fake in ONE discriminator batch of 8,192),
   Zhou (64 px, the quick 2 x 1 hourglass of 64 features with 32 x 32 heatmaps, batch 16, stage 2) -- the median time of one
   training step in each mode, the modes interleaved (A B C D A B C D ...) in one run, and the ratio
   of each to fp32 (> 1: faster than fp32);

@@ -266,7 +266,7 @@ else:
 # %% [markdown]
 # ## Which claims reproduce
 #
-# The sanity gate (DEVELOPERS.md): each compared lifter must beat the mean-pose baseline (every test
+# The sanity gate (How to read this book: verdicts): each compared lifter must beat the mean-pose baseline (every test
 # sample gets the training set's mean root-relative pose) by 30% in every seed; a difference counts
 # only when it exceeds the seed-to-seed range.
 

@@ -138,7 +138,7 @@ else:
 # %%
 small = [r["mpjpe"] for dx, r in dx_rows.items() if dx <= 750]
 one_seed = " (one seed: no seed spread measured)"
-# the sanity gate (DEVELOPERS.md): the dx = 500 mm model must beat the mean-pose baseline by 30%
+# the sanity gate (How to read this book: verdicts): the dx = 500 mm model must beat the mean-pose baseline by 30%
 mean_pose = np.broadcast_to(train_set.root_relative_3d.mean(0), lab_test.poses_3d.shape)
 baseline = float(metrics.mpjpe(mean_pose, lab_test.poses_3d))
 ref = dx_rows.get(500.0, next(iter(dx_rows.values())))["mpjpe"]

@@ -380,7 +380,7 @@ table(["variant", "split", "MPJPE", "true 2D + network depth", "network 2D + tru
 # %% [markdown]
 # ## The claims, tested
 #
-# The sanity gate (DEVELOPERS.md): a claim is judged only when every compared network reaches lab
+# The sanity gate (How to read this book: verdicts): a claim is judged only when every compared network reaches lab
 # PCKh@0.5 >= 85 % (every seed); below it the verdict is "cannot judge". A difference counts only when
 # it exceeds the seed-to-seed spread (:func:`posecore.evaluate.seed_comparison`: the difference of the
 # means must be larger than the larger of the two min-max ranges).

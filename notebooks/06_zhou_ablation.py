@@ -112,7 +112,7 @@ table(["split", "2D from", "end-to-end (Zhou) MPJPE", "two-step (2D -> Martinez)
 
 # %%
 claims = []
-# the sanity gate (DEVELOPERS.md): claims are judged only when the compared networks reach lab PCKh@0.5 >= 85 %
+# the sanity gate (How to read this book: verdicts): claims are judged only when the compared networks reach lab PCKh@0.5 >= 85 %
 gate = all(r["test"]["pckh"] >= 85.0 for r in runs.values())
 gate_text = "gate: lab PCKh@0.5 >= 85 % (ours: " + ", ".join(f"{v} {r['test']['pckh']:.1f}" for v, r in runs.items()) + ")"
 

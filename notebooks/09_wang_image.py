@@ -353,7 +353,7 @@ plt.show()
 # %% [markdown]
 # ## Which claims reproduce
 #
-# The verdict rule (DEVELOPERS.md): judged only when every compared network passes the gate (lab
+# The verdict rule (How to read this book: verdicts): judged only when every compared network passes the gate (lab
 # PCKh@0.5 >= 85 %); a difference counts only when it exceeds the seed-to-seed range (>= 2 seeds).
 
 # %%

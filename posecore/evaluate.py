@@ -13,7 +13,7 @@
 - :func:`limb_errors` / :func:`pckh_groups` -- Yang et al.'s per-limb 3D errors (Table 2) and
   per-joint-group PCKh (Table 3).
 - :func:`markdown_table` / :func:`fmt` -- paper-vs-ours tables.
-- :func:`check_claim` -- the one verdict of the book (the verdict rule of DEVELOPERS.md): a claim is
+- :func:`check_claim` -- the one verdict of the book (the verdict rule of book/how_to_read.md): a claim is
   judged only when the models it compares pass their sanity gate, and :func:`seed_comparison`
   says whether a difference exceeds the seed-to-seed spread. :func:`claim_records` writes verdicts
   for :mod:`posecore.results`.

@@ -24,6 +24,7 @@ running statistics are copied to every rank at each checkpoint and at the end.
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import hashlib
@@ -63,6 +64,44 @@ def select_device(device: str = "auto") -> torch.device:
     if not (str(device) == "cpu" or str(device).startswith("cuda") or str(device) == "mps"):
         raise ValueError(f"unknown device {device!r}; choose 'auto', 'cpu' or 'cuda[:N]'")
     return torch.device(device)
+
+
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@functools.lru_cache(maxsize=4)
+def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """True when this CPU does bf16 arithmetic natively (``cpuinfo`` lists avx512_bf16 or amx_bf16);
+    elsewhere bf16 autocast is emulated and several times slower than fp32. False if unreadable."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return False
+    flags = next((set(line.split(":", 1)[1].split()) for line in text.splitlines() if line.startswith("flags")), set())
+    return bool(flags & set(BF16_CPU_FLAGS))
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
+    """'fp32' or 'bf16' as given; 'auto' -> 'bf16' where the device computes it natively (a CUDA GPU
+    that supports bf16, or a CPU with :func:`cpu_has_bf16`), else 'fp32'. Record the resolved value in a
+    checkpoint's config: the two precisions train different weights."""
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+    if precision != "auto":
+        return precision
+    if torch.device(device).type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
+def autocast(precision: str, device: str | torch.device = "cpu"):
+    """The forward-pass context of a resolved precision: bf16 autocast (matmuls and convolutions in
+    bf16, reductions and losses in fp32, weights and optimizer state fp32) or a no-op for 'fp32'."""
+    if precision == "bf16":
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    if precision != "fp32":
+        raise ValueError(f"autocast: resolve the precision first (got {precision!r})")
+    return contextlib.nullcontext()
 
 
 def checkpoint_dir() -> Path:

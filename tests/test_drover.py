@@ -5,7 +5,7 @@ import torch
 
 torch.set_num_threads(1)  # 2 shared CPU cores: multi-threaded BatchNorm stalls under load
 
-from posecore import api
+from posecore import api, train
 from posecore.data.toy import toy_poseset
 from posecore.recipes.drover import train_drover
 from posecore.models import drover as D
@@ -99,3 +99,24 @@ def test_discriminator_sees_real_and_fake_in_one_batch(tmp_path, monkeypatch):
     monkeypatch.setattr(D.Discriminator, "forward", spy)
     train_drover(toy_poseset(128, seed=0), CFG, seed=0, progress=False)
     assert sizes and all(n == 2 * CFG.batch_size for n, t in zip(sizes, modes) if t), sizes[:6]
+
+
+def test_bf16_training_runs_the_nets_in_bf16_and_records_it(tmp_path, monkeypatch):
+    """precision='bf16': the two networks' forward passes run under bf16 autocast (the projection and the
+    losses in fp32), the weights stay fp32, and the checkpoint's config names the precision."""
+    monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path))
+    dtypes = []
+    forward = D.Discriminator.forward
+
+    def spy(self, x):
+        out = forward(self, x)
+        dtypes.append(out.dtype)
+        return out
+    monkeypatch.setattr(D.Discriminator, "forward", spy)
+    cfg = D.DroverConfig(width=32, batch_size=64, num_steps=3, extra_cameras=2, precision="bf16")
+    G, Dn, hist, info = train_drover(toy_poseset(128, seed=0), cfg, seed=0, progress=False)
+    assert dtypes and all(d == torch.bfloat16 for d in dtypes[:6]), dtypes[:6]
+    assert all(p.dtype == torch.float32 for p in G.parameters())
+    assert np.isfinite([hist[-1]["loss_d"], hist[-1]["loss_g"]]).all() and info["mm_per_unit"] > 0
+    ckpts = list(tmp_path.rglob("*.pt"))
+    assert ckpts and all(train._read_blob(f)["config"]["precision"] == "bf16" for f in ckpts)

@@ -83,3 +83,31 @@ def test_seed_everything_repeatable():
     train.seed_everything(5); a = (np.random.rand(), torch.rand(1).item())
     train.seed_everything(5); b = (np.random.rand(), torch.rand(1).item())
     assert a == b
+
+
+def test_precision_resolution_and_autocast(monkeypatch):
+    assert train.resolve_precision("fp32") == "fp32" and train.resolve_precision("bf16") == "bf16"
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: True)
+    assert train.resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(train, "cpu_has_bf16", lambda: False)
+    assert train.resolve_precision("auto", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        train.resolve_precision("fp16")
+    with pytest.raises(ValueError, match="resolve"):
+        train.autocast("auto")
+    lin = torch.nn.Linear(4, 3)
+    x = torch.randn(2, 4)
+    with train.autocast("bf16"):
+        assert lin(x).dtype == torch.bfloat16                 # matmuls in bf16, the weights stay fp32
+    with train.autocast("fp32"):
+        assert lin(x).dtype == torch.float32
+    assert lin.weight.dtype == torch.float32
+
+
+def test_cpu_has_bf16_reads_the_flags(tmp_path):
+    for k, (flags, expect) in enumerate((("fpu sse avx2 avx512f", False), ("fpu avx2 avx512_bf16", True),
+                                         ("fpu amx_bf16 amx_tile", True))):
+        info = tmp_path / f"cpuinfo{k}"
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\nflags\t\t: {flags}\n")
+        assert train.cpu_has_bf16(str(info)) is expect
+    assert train.cpu_has_bf16(str(tmp_path / "missing")) is False

@@ -47,6 +47,7 @@ class DroverConfig:
     elevation: tuple = (0.0, 20.0)      # degrees, random projection and real-data augmentation
     extra_cameras: int = 8              # random virtual cameras per 3D skeleton added to the real 2D set
     noise_px: float = 0.0               # Gaussian noise on the generator's 2D inputs (a detector stand-in)
+    precision: str = "fp32"             # 'fp32', 'bf16' (autocast) or 'auto' (bf16 where native): training only
 
 
 class Block(nn.Module):

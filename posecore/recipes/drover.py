@@ -16,16 +16,25 @@ from .regression import batch_indices
 
 
 def config(profile: str | None = None, **overrides) -> D.DroverConfig:
-    """Paper sizes for ``full``; on 2 CPU cores (``quick``) a 256-wide GAN with batch 1,024 for 400
-    steps; ``smoke`` a toy GAN. Every profile uses the paper's equal learning rates (2e-4): with real
-    and fake in one discriminator batch (see :func:`train_drover`) they train stably. Measured on the
-    lab test (P-MPJPE, 14 joints, flat baseline 107.0 mm, one seed each, quick sizes): 93.3 mm after 400
-    steps, 96.7 after 1,000 (longer is not better at this scale); a perspective-matched d = 6.28
-    (1 / mean head-root of the data) gave 91.1 and 87.7 (two seeds) -- within the seed spread, so the
-    paper's d = 10 is kept."""
+    """Paper sizes for ``full`` (fp32); on 2 CPU cores (``quick``) a 256-wide GAN with batch 4,096 for 400
+    steps in bf16 autocast where the CPU has native bf16 (``precision='auto'``); ``smoke`` a toy GAN.
+    Every profile uses the paper's equal learning rates (2e-4): with real and fake in one discriminator
+    batch (see :func:`train_drover`) they train stably.
+
+    Measured on the lab test (P-MPJPE, 14 joints, mean over actions, flat baseline 103.1 mm; 1 thread
+    per run, 2 runs side by side; chapter 01's quick data):
+
+    - batch 1,024, fp32 (the previous quick): 92.8 mm (86.2-99.9, seeds 0-2), ~100 s per generator;
+    - batch 4,096, bf16: 82.3 / 84.7 / 90.0 (seeds 0-2; worst 0.87 x flat), ~190 s per generator;
+      fp32 at the same size: 88.3 for seed 1 (bf16 84.7), ~370 s -- bf16 holds the metric within the
+      seed spread at 0.46 x the step time (``benchmarks/bench_recipes.py``);
+    - batch 8,192 for 200 steps (the same compute), bf16: 92.6 / 98.3 (seeds 0, 2): worse;
+    - earlier, batch 1,024: 400 steps 93.3 mm, 1,000 steps 96.7 (longer is not better at this scale); a
+      perspective-matched d = 6.28 (1 / mean head-root of the data) gave 91.1 and 87.7 (two seeds),
+      within the seed spread, so the paper's d = 10 is kept."""
     cfg = profiles.pick(profile,
                         smoke=D.DroverConfig(width=32, batch_size=128, num_steps=10),
-                        quick=D.DroverConfig(width=256, batch_size=1024, num_steps=400),
+                        quick=D.DroverConfig(width=256, batch_size=4096, num_steps=400, precision="auto"),
                         full=D.DroverConfig())
     return profiles.override(cfg, **overrides)
 
@@ -51,6 +60,8 @@ def train_drover(train_set, cfg: D.DroverConfig, *, seed: int = 0, name: str = "
            "D": torch.optim.Adam(Dn.parameters(), lr=cfg.lr_d, betas=(0.5, 0.999))}
     gi, ri = batch_indices(len(gen_in), cfg.batch_size, seed), batch_indices(len(real), cfg.batch_size, seed + 1)
     ce = nn.functional.cross_entropy
+    precision = train.resolve_precision(cfg.precision)
+    amp = lambda: train.autocast(precision)                            # the nets' forward passes only
 
     def batch_fn(step):
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)
@@ -63,16 +74,22 @@ def train_drover(train_set, cfg: D.DroverConfig, *, seed: int = 0, name: str = "
         x, r, g = batch
         n = len(x)
         target = torch.cat([torch.ones(len(r), dtype=torch.long), torch.zeros(n, dtype=torch.long)])
-        with torch.no_grad():
-            fake, _ = D.random_projection(G(x), cfg.d, cfg.elevation, g)
+        with torch.no_grad(), amp():
+            z = G(x)
+        fake, _ = D.random_projection(z.float(), cfg.d, cfg.elevation, g)   # the projection in fp32
         # real and fake pass through D in ONE batch: with separate batches, BatchNorm's batch statistics
         # alone tell them apart, D wins within a few hundred steps and the generator diverges
-        loss_d = ce(Dn(torch.cat([r, fake])), target)
+        with amp():
+            logits_d = Dn(torch.cat([r, fake]))
+        loss_d = ce(logits_d.float(), target)
         opt["D"].zero_grad(set_to_none=True)
         loss_d.backward()
         opt["D"].step()
-        fake, _ = D.random_projection(G(x), cfg.d, cfg.elevation, g)
-        logits = Dn(torch.cat([r, fake]))[len(r):]                    # the same batch statistics for G's step
+        with amp():
+            z = G(x)
+        fake, _ = D.random_projection(z.float(), cfg.d, cfg.elevation, g)
+        with amp():
+            logits = Dn(torch.cat([r, fake]))[len(r):].float()         # the same batch statistics for G's step
         loss_g = ce(logits, torch.ones(n, dtype=torch.long))         # non-saturating generator loss
         opt["G"].zero_grad(set_to_none=True)
         loss_g.backward()
@@ -80,7 +97,7 @@ def train_drover(train_set, cfg: D.DroverConfig, *, seed: int = 0, name: str = "
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
                 "acc_d": float((logits.argmax(1) == 0).float().mean())}
 
-    config = dict(asdict(cfg), seed=seed, n=len(s), dataset=s.meta.get("dataset", ""), x_sum=float(x_in.sum()))
+    config = dict(asdict(cfg), precision=precision, seed=seed, n=len(s), dataset=s.meta.get("dataset", ""), x_sum=float(x_in.sum()))
     ckpt = checkpoint_path(name, config, __name__)
     models = {"generator": G, "discriminator": Dn}
 
