@@ -157,3 +157,29 @@ def test_evaluate_images_true_scale():
     assert evaluate_images(pred, canon)["mpjpe"] > 1.0
     with pytest.raises(ValueError, match="scale"):
         evaluate_images(pred, canon, scale="gt")
+
+
+def test_bf16_backbone_trains_in_bf16_and_is_keyed_by_precision(tmp_path, monkeypatch):
+    """precision='bf16': the hourglass's forward pass in training runs under bf16 autocast, the weights
+    stay fp32, and the checkpoint differs from the fp32 one; an unknown precision is refused."""
+    from posecore.models.hourglass import StackedHourglass
+    monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path))
+    dtypes = []
+    forward = StackedHourglass.forward
+
+    def spy(self, x):
+        out = forward(self, x)
+        if self.training:
+            dtypes.append(out["heatmaps"][-1].dtype)
+        return out
+    monkeypatch.setattr(StackedHourglass, "forward", spy)
+    cfg = tiny_cfg(steps=2, eval_every=2, precision="bf16")
+    lab, wild = RandomImages(20, True, 32), RandomImages(20, False, 32)
+    net, hist = backbone.train_backbone(cfg, lab, wild, data_id="fake", progress=False)
+    assert dtypes == [torch.bfloat16, torch.bfloat16]
+    assert all(p.dtype == torch.float32 for p in net.parameters()) and np.isfinite(hist[-1]["hm"])
+    path, sc = backbone.checkpoint(cfg, "fake")
+    assert path.exists() and sc["precision"] == "bf16"
+    assert backbone.checkpoint(dataclasses.replace(cfg, precision="fp32"), "fake")[0] != path
+    with pytest.raises(ValueError, match="precision"):
+        tiny_cfg(precision="fp16")
