@@ -107,8 +107,8 @@ bcfg, cfg
 t = time.perf_counter()
 bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False)
 hist = bb["history"]
-print(f"backbone ready in {time.perf_counter() - t:.0f} s (its training run took {bb['train_seconds']:.0f} s "
-      f"on 2 CPU cores; from {bb['source']})")
+print(f"backbone ready in {time.perf_counter() - t:.0f} s (its training run took {bb['train_seconds']:.0f} s; "
+      f"from {bb['source']})")
 table(["held-out images", "PCKh@0.5 %", "pair ratio (pred / true)", "target"],
       [["lab test", bb["eval"]["lab"]["pckh"], bb["eval"]["lab"]["pair_ratio"], ">= 90 %, >= 0.8"],
        ["wild test", bb["eval"]["wild"]["pckh"], bb["eval"]["wild"]["pair_ratio"], "-"]], digits=3)
