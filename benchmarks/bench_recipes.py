@@ -11,7 +11,8 @@ fused implementations (plain script; prints figures; run by `make bench`).
   (:func:`posecore.evaluate.evaluate_3d`). A mode is recommended ("use it: yes") only when it is
   faster than fp32 AND its MPJPE is within 1 mm of fp32's; the metric is measured on the Martinez
   lifter only (Wang's subnetworks are the same network and loss), so for Drover and Zhou a faster
-  mode is reported as "faster, metric not measured";
+  mode is reported as "faster, metric not measured here" (Drover's bf16 metric is measured by full
+  training runs: ``posecore.recipes.drover.config``'s docstring, and chapter 01 prints it);
 * the CPU flags that decide whether bf16 can be fast (avx512_bf16, amx_*);
 * with ``POSECORE_MARTINEZ_PORT`` pointing at a local checkout of a public PyTorch port of Martinez
   et al. (e.g. weigq/3d_pose_baseline_pytorch: ``LinearModel`` in ``src/model.py`` or ``model.py``;
@@ -318,7 +319,7 @@ def verdict(med: dict, mode: str, metric: dict | None, min_gain: float = MIN_GAI
     if speed < min_gain:
         return f"no ({'slower' if speed < 1 else 'not faster'}: x{speed:.2f} vs fp32)"
     if metric is None or mode not in metric:
-        return f"no (faster x{speed:.2f}, but the metric is not measured for this recipe)"
+        return f"no (faster x{speed:.2f}, but the metric is not measured here for this recipe)"
     d = metric[mode][0] - metric["fp32"][0]
     if abs(d) > 1.0:
         return f"no (faster x{speed:.2f}, but MPJPE moves {d:+.2f} mm > 1 mm)"
@@ -350,9 +351,11 @@ def main():
         interleaved({m: mlp_step(34, 48, 512, 256, m) for m in modes}, reps, inner=5), 256, "martinez")
     results["Wang synthesis net (34 -> 34, width 512, batch 256)"] = (
         interleaved({m: mlp_step(34, 34, 512, 256, m) for m in modes}, reps, inner=5), 256, "martinez")
+    from posecore.recipes import drover as drover_recipe
+    dq = drover_recipe.config("quick")
     steps = {m: drover_step(m)[0] for m in modes}
-    results["Drover quick (width 256, batch 1024; D batch 2048 real + fake)"] = (
-        interleaved(steps, reps, inner=2), 1024, None)
+    results[f"Drover quick (width {dq.width}, batch {dq.batch_size}; D batch {2 * dq.batch_size} real + fake)"] = (
+        interleaved(steps, reps, inner=2), dq.batch_size, None)
     steps = {m: zhou_step(m)[0] for m in modes}
     results["Zhou quick (64 px, 2x1 hourglass of 64 features, 32x32 heatmaps, batch 16, stage 2)"] = (
         interleaved(steps, reps), 16, None)
