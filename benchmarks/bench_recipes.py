@@ -33,7 +33,6 @@ import importlib.util
 import os
 import statistics
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 # idle OpenMP threads sleep instead of spinning (as `make bench` sets it): on a shared 2-core machine
@@ -42,6 +41,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
+from posecore import train  # noqa: E402
 from posecore.data.fixtures import RandomImages  # noqa: E402
 from posecore.models.martinez import MartinezConfig, MartinezNet, apply_max_norm
 
@@ -68,7 +68,7 @@ def cpu_report() -> None:
     lack = [f for f in BF16_FLAGS if f not in flags]
     print(f"CPU: {model}; torch CPU capability {torch.backends.cpu.get_cpu_capability()}")
     print(f"  bf16-relevant flags present: {', '.join(have) or 'none'}; absent: {', '.join(lack) or 'none'}")
-    if not {"avx512_bf16", "amx_bf16"} & flags:
+    if not train.cpu_has_bf16():
         print("  (no native bf16 arithmetic: bf16 matmuls/convs are emulated or converted, expect no speed-up)")
 
 
@@ -92,7 +92,8 @@ def adam(params, mode: str, **kw):
 
 
 def amp(mode: str):
-    return torch.autocast("cpu", dtype=torch.bfloat16) if mode == "bf16" else nullcontext()
+    """The recipes' forward-pass context (:func:`posecore.train.autocast`) for a benchmark mode."""
+    return train.autocast("bf16" if mode == "bf16" else "fp32")
 
 
 # --- one training step per recipe (a fresh model per mode, the same initial weights) -----------------
@@ -172,7 +173,7 @@ def zhou_step(mode: str, stage: int = 2, variant: str = "3D+2D/w geo"):
 
 
 def _autocast_call(fn, *a, **k):
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with amp("bf16"):
         return fn(*a, **k)
 
 
