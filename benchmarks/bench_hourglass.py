@@ -14,6 +14,12 @@ the package ships or chapter 05 has cached) evaluated in fp32 and under bf16 aut
 their difference -- the metric behind a "use bf16" decision. (On a CPU without avx512_bf16 / AMX bf16
 is several times slower; there the recipe stays fp32.)
 
+The image pipeline's targets (quick profile): the shipped backbone's lab PCKh@0.5 >= 90 %, paired-joint
+distance ratio >= 0.8 and training time <= 45 min (from the provenance inside
+``posecore/weights/backbone.pt``), and chapter 05's '3D+2D/w geo' lab MPJPE <= 110 mm and wild PCK@150
+>= 40 % (from ``results/05_zhou_weak_supervision.json`` when the chapter has run at the quick profile),
+each with "met" or "NOT met".
+
 Run: ``python benchmarks/bench_hourglass.py [--quick-only] [--json out.json]``.
 """
 from __future__ import annotations
@@ -147,6 +153,39 @@ def backbone_bf16(res: dict, reps: int = 5) -> None:
     res["backbone_quick_pckh_bf16_minus_fp32"] = pck["bf16"] - pck["fp32"]
 
 
+def targets(res: dict) -> None:
+    """The quick image pipeline's targets, each as "value (target): met | NOT met"."""
+    from posecore import results
+    from posecore.recipes import backbone as bbr
+    verdict = lambda ok: "met" if ok else "NOT met"
+    cfg = bbr.config("quick")
+    blob = bbr.shipped(cfg, bbr.load_data(cfg)["data_id"])
+    if blob is None:
+        res["target_backbone"] = "not measured: the package ships no quick backbone for this data (make checkpoints)"
+    else:
+        lab, minutes = blob["eval"]["lab"], blob["train_seconds"] / 60
+        res["target_backbone_lab_pckh"] = f"{lab['pckh']:.1f} % (>= 90): {verdict(lab['pckh'] >= 90)}"
+        res["target_backbone_pair_ratio"] = f"{lab['pair_ratio']:.2f} (>= 0.8): {verdict(lab['pair_ratio'] >= 0.8)}"
+        res["target_backbone_train_min"] = (f"{minutes:.1f} min on {blob['threads']} thread(s) (<= 45): "
+                                            f"{verdict(minutes <= 45)}")
+    try:
+        recs = [r for r in results.read("05_zhou_weak_supervision")
+                if r["profile"] == "quick" and r.get("variant") == "3D+2D/w geo" and "seeds" in r]
+    except FileNotFoundError as e:
+        res["target_zhou"] = f"not measured: {e}"
+        return
+    pick = lambda metric, split, **kw: [r for r in recs if r["metric"] == metric and r["split"] == split
+                                        and all(r.get(k) == v for k, v in kw.items())]
+    lab, wild = pick("mpjpe", "test", action="Average"), pick("pck@150", "wild_test", scene="ALL")
+    if not lab or not wild:
+        res["target_zhou"] = "not measured: chapter 05 has no quick-profile '3D+2D/w geo' results"
+        return
+    lab, wild = lab[0], wild[0]
+    res["target_zhou_lab_mpjpe"] = (f"{lab['value']:.1f} mm, mean over actions, {lab['seeds']} seeds (<= 110): "
+                                    f"{verdict(lab['value'] <= 110)}")
+    res["target_zhou_wild_pck150"] = f"{wild['value']:.1f} %, {wild['seeds']} seeds (>= 40): {verdict(wild['value'] >= 40)}"
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick-only", action="store_true", help="skip the slow 256-px CPU forward")
@@ -162,6 +201,7 @@ def main(argv=None) -> dict:
     res["cpu_train_quick_it_s"] = train_throughput(zhou_net("quick"), quick.batch_size, 5, cpu)
     res["cpu_train_quick_img_s"] = res["cpu_train_quick_it_s"] * quick.batch_size
     backbone_bf16(res)
+    targets(res)
     if not args.quick_only:
         net_f = zhou_net("full")
         res["full_params"] = count_parameters(net_f)
