@@ -97,15 +97,15 @@ def train_throughput(net, batch: int, reps: int, device, autocast=False, channel
     return reps / (time.perf_counter() - t)
 
 
-def backbone_bf16(res: dict, reps: int = 5) -> None:
+def backbone_bf16(res: dict, d: dict, reps: int = 5) -> None:
     """Step time fp32 vs bf16 autocast of the quick backbone (interleaved) and, if a trained quick
-    backbone is cached, its lab PCKh in both precisions."""
+    backbone is cached, its lab PCKh in both precisions. ``d``: the quick backbone's data
+    (``recipes.backbone.load_data``)."""
     import statistics
     from posecore.losses import heatmap_loss as hm_loss
     from posecore.models.hourglass import StackedHourglass
     from posecore.recipes import backbone as bbr
     cfg = bbr.config("quick")
-    d = bbr.load_data(cfg)
     batches = bbr.FreshBatches(d["lab"], d["wild"], cfg.batch_size, cfg.wild_fraction, cfg.flip, cfg.seed)
     torch.manual_seed(0)
     nets = {m: StackedHourglass(cfg.hourglass()).train() for m in ("fp32", "bf16")}
@@ -153,13 +153,13 @@ def backbone_bf16(res: dict, reps: int = 5) -> None:
     res["backbone_quick_pckh_bf16_minus_fp32"] = pck["bf16"] - pck["fp32"]
 
 
-def targets(res: dict) -> None:
-    """The quick image pipeline's targets, each as "value (target): met | NOT met"."""
+def targets(res: dict, data_id: str) -> None:
+    """The quick image pipeline's targets, each as "value (target): met | NOT met". ``data_id``: the
+    quick backbone's data (``recipes.backbone.load_data(...)["data_id"]``)."""
     from posecore import results
     from posecore.recipes import backbone as bbr
     verdict = lambda ok: "met" if ok else "NOT met"
-    cfg = bbr.config("quick")
-    blob = bbr.shipped(cfg, bbr.load_data(cfg)["data_id"])
+    blob = bbr.shipped(bbr.config("quick"), data_id)
     if blob is None:
         res["target_backbone"] = "not measured: the package ships no quick backbone for this data (make checkpoints)"
     else:
@@ -200,8 +200,9 @@ def main(argv=None) -> dict:
     res["cpu_forward_quick_img_s"] = forward_throughput(net_q, 64, 3, cpu)
     res["cpu_train_quick_it_s"] = train_throughput(zhou_net("quick"), quick.batch_size, 5, cpu)
     res["cpu_train_quick_img_s"] = res["cpu_train_quick_it_s"] * quick.batch_size
-    backbone_bf16(res)
-    targets(res)
+    bb_data = backbone_recipe.load_data(backbone_recipe.config("quick"))   # rendered once for both
+    backbone_bf16(res, bb_data)
+    targets(res, bb_data["data_id"])
     if not args.quick_only:
         net_f = zhou_net("full")
         res["full_params"] = count_parameters(net_f)
