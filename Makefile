@@ -14,7 +14,12 @@ STAMP  := $(VENV)/.posecore-installed
 JOBS   ?= 2
 # where `make test` executes the smoke notebooks and builds its own copy of the book
 TEST_BOOK := _build/test_book
-TEST_ENV  := POSECORE_RESULTS=$(CURDIR)/_build/test_results
+# every phase of `make test` keeps what it caches under _build/ (never the user's ~/.cache/posecore): the
+# unit tests get a fresh cache per test (tests/conftest.py) in pytest's folders under _build/pytest, the
+# notebooks and the smoke book share _build/test_cache (two workers wanting one checkpoint wait for each
+# other: posecore.artefacts.locked)
+TEST_CACHE := $(CURDIR)/_build/test_cache
+TEST_ENV  := POSECORE_RESULTS=$(CURDIR)/_build/test_results POSECORE_CACHE=$(TEST_CACHE) POSECORE_CHECKPOINTS=$(TEST_CACHE)/checkpoints
 # pytest -n 2 runs two workers: one torch thread each avoids oversubscribing 2 cores (spinning
 # OpenMP threads made steps 5-50x slower on a loaded machine)
 export OMP_WAIT_POLICY := PASSIVE
@@ -51,7 +56,8 @@ book: execute build
 test: venv data chromium unit nbval browser
 
 unit: venv
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -x -q -n $(JOBS) -m "not browser"
+	rm -rf _build/pytest
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -x -q -n $(JOBS) -m "not browser" --basetemp=_build/pytest
 
 # the notebooks as ipynb copies (jupytext), run cell by cell by nbval in the smoke profile;
 # --dist loadfile keeps each notebook's cells on one worker, in order. The executed notebooks are
@@ -75,14 +81,15 @@ nbval: venv data
 # (--clean: no page of an earlier build survives, the test compares the pages with the toc)
 browser-book: venv
 	@test -d $(TEST_BOOK)/executed || { echo "run 'make nbval' first"; exit 1; }
-	$(BIN)/python -m posecore.book build --executed $(TEST_BOOK)/executed --out $(TEST_BOOK) --clean
+	$(TEST_ENV) $(BIN)/python -m posecore.book build --executed $(TEST_BOOK)/executed --out $(TEST_BOOK) --clean
 
 browser-book-papermill: venv data
 	$(TEST_ENV) $(BIN)/python -m posecore.book execute --profile smoke --out $(TEST_BOOK)/executed -j $(JOBS)
 	$(BIN)/python -m posecore.book build --executed $(TEST_BOOK)/executed --out $(TEST_BOOK) --clean
 
 browser: browser-book
-	POSECORE_BOOK_HTML=$(CURDIR)/$(TEST_BOOK)/_build/html $(BIN)/python -m pytest tests/test_book_build.py -q -rs
+	$(TEST_ENV) POSECORE_BOOK_HTML=$(CURDIR)/$(TEST_BOOK)/_build/html $(BIN)/python -m pytest tests/test_book_build.py -q -rs \
+		--basetemp=_build/pytest-browser
 
 # headless Chromium (Debian package) for the browser test; without root it is skipped with a message
 chromium:

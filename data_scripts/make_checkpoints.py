@@ -51,21 +51,21 @@ def sha256_bytes(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def git_commit(modules=None) -> str:
-    """The last commit that changed the code behind the files: the sources of the recipes they are
-    trained with and everything those import (``posecore.train.code_files``) and this script. A change
-    anywhere else (the CLI, the book, the shipped weights themselves) leaves it alone, so `make
-    checkpoints` in a fresh clone of a later commit gives bit-identical files."""
-    from posecore import train
-    modules = modules or [f"posecore.recipes.{k}" for k in KINDS]
-    files = [str(p.relative_to(ROOT)) for p in train.code_files(*modules)
-             if ROOT in p.parents] + ["data_scripts/make_checkpoints.py"]
+def git_commit() -> str:
+    """The commit the files are made at (``git rev-parse HEAD``; 'unknown' outside a git checkout).
+    What they compute is named by their stage versions (``versions``, :mod:`posecore.artefacts`), not by
+    the commit: `make checkpoints` at any commit with the same versions and torch gives the same weights."""
     try:
-        out = subprocess.run(["git", "log", "-1", "--format=%H", "--", *files], cwd=ROOT, capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def stage_versions(kind: str) -> dict:
+    """``{stage: version}`` behind the shipped file of ``kind`` (:class:`posecore.artefacts.Stage`)."""
+    from posecore.recipes import backbone, martinez, wang
+    return {"martinez": martinez.STAGE, "wang": wang.RECON, "backbone": backbone.STAGE}[kind].versions()
 
 
 def poseset_sha256(ps) -> str:
@@ -129,7 +129,7 @@ def build(kind: str, train_set, tests: dict, provenance: dict, workdir: Path, nu
     seconds = time.perf_counter() - t0
     halves = {k: _frozen(half_state(m)) for k, m in models.items()}
     path = workdir / f"{kind}.pt"                                    # the final name: see the docstring
-    extra = dict(provenance["common"], profile=PROFILE, seed=SEED, code_digest=provenance["code_digest"][kind],
+    extra = dict(provenance["common"], profile=PROFILE, seed=SEED, versions=stage_versions(kind),
                  weights_dtype="float16 matrices, float32 vectors")
     api.export(path, kind, halves, cfg, norm="camera", **extra)
     extra["metrics"] = measure(path, tests)
@@ -205,7 +205,7 @@ def readme(files: dict, extras: dict, commit: str) -> str:
     row("data sha256 (2D, 3D, intrinsics)", lambda k: f"`{d['train_sha256'][:16]}...`")
     row(f"motion asset `{d['asset']}` sha256", lambda k: f"`{d['asset_sha256'][:16]}...`")
     row("git commit", lambda k: f"`{commit[:12]}`")
-    row("code digest (`posecore.train.code_digest`)", lambda k: f"`{extras[k]['code_digest']}`")
+    row("stage versions (`posecore.artefacts`)", lambda k: ", ".join(f"{s} {v}" for s, v in extras[k]["versions"].items()))
     row("torch", lambda k: extras[k]["torch_version"])
     lines += [
         "",
@@ -220,10 +220,10 @@ def readme(files: dict, extras: dict, commit: str) -> str:
         "Database (mocap.cs.cmu.edu; created with funding from NSF EIA-0196217); bodies and cameras are",
         "synthetic. No Human3.6M, MPII or MPI-INF-3DHP data went into these files.",
         "",
-        "The git commit is the last one that changed the code behind the files (the recipes, every",
-        "posecore module they import, and make_checkpoints.py). `make checkpoints` in a fresh clone of",
-        "any later commit without a change there, with the same torch version, gives bit-identical files",
-        "(`data_scripts/make_checkpoints.py --check-determinism` trains twice and compares the bytes).",
+        "The git commit is the one the files were made at. What they compute is named by their stage",
+        "versions (`posecore.artefacts`; `tests/test_fingerprints.py` makes a change in behaviour bump",
+        "one): `make checkpoints` at any commit with the same versions and torch version gives the same",
+        "weights (`data_scripts/make_checkpoints.py --check-determinism` trains twice and compares the bytes).",
         "",
     ]
     return "\n".join(lines)
@@ -232,7 +232,7 @@ def readme(files: dict, extras: dict, commit: str) -> str:
 def provenance() -> dict:
     """What the files record about their making, taken once per invocation (so that a commit made by
     someone else during a ``--check-determinism`` run does not count as a difference)."""
-    from posecore import data, train
+    from posecore import data
     from posecore.data import embedded
 
     train_set = data.load("synth", "train")
@@ -245,7 +245,7 @@ def provenance() -> dict:
         "torch_version": str(torch.__version__),
         "made_by": "data_scripts/make_checkpoints.py",
     }
-    return {"common": common, "code_digest": {k: train.code_digest(f"posecore.recipes.{k}") for k in KINDS}}
+    return {"common": common}
 
 
 def make(prov: dict, num_steps=None) -> tuple[dict, dict]:
@@ -277,10 +277,11 @@ def make_backbone(prov: dict) -> tuple[bytes, dict]:
     import io
     from dataclasses import asdict
 
-    from posecore import train
+    from posecore import artefacts, train
     from posecore.recipes import backbone
 
     cfg = backbone.config(PROFILE)
+    precision = train.resolve_precision(cfg.precision)
     old = os.environ.get("POSECORE_CHECKPOINTS")
     threads = torch.get_num_threads()
     torch.set_num_threads(BACKBONE_THREADS)
@@ -294,11 +295,13 @@ def make_backbone(prov: dict) -> tuple[bytes, dict]:
             os.environ.pop("POSECORE_CHECKPOINTS", None)
         else:
             os.environ["POSECORE_CHECKPOINTS"] = old
+    sc = backbone.stage_config(cfg, r["data_id"], precision)
     blob = dict(kind="backbone", config=asdict(cfg), data_id=r["data_id"], profile=PROFILE, seed=cfg.seed,
+                key=backbone.shipped_key(cfg, r["data_id"], precision),
+                identity=artefacts.identity(backbone.STAGE, sc, precision=precision),
                 state={k: v.detach().cpu().clone() for k, v in r["net"].state_dict().items()},
                 history=r["history"], train_seconds=float(r["train_seconds"]), threads=BACKBONE_THREADS,
-                eval=r["eval"], code_digest=train.code_digest("posecore.recipes.backbone"),
-                **dict(prov["common"], git_commit=git_commit(["posecore.recipes.backbone"])))
+                eval=r["eval"], versions=stage_versions("backbone"), **prov["common"])
     buf = io.BytesIO()
     torch.save(blob, buf)
     print(f"backbone: trained in {r['train_seconds']:.0f} s; lab PCKh@0.5 {r['eval']['lab']['pckh']:.1f} %, "
@@ -328,7 +331,9 @@ def backbone_readme(size: int, digest: str, blob: dict) -> str:
         f"| wild test ({c['n_eval']} images): PCKh@0.5 / pair ratio | {e['wild']['pckh']:.1f} % / {e['wild']['pair_ratio']:.2f} |",
         f"| data | {', '.join('`' + x + '`' for x in blob['data_id'].split('|'))} |",
         f"| git commit | `{blob['git_commit'][:12]}` |",
-        f"| code digest | `{blob['code_digest']}` |",
+        f"| key (`posecore.artefacts`) | `{blob['key']}`: stage versions "
+        f"{', '.join(f'{s} {v}' for s, v in blob['versions'].items())}, {blob['identity']['precision']}, "
+        f"torch {blob['identity']['torch']} |",
         f"| torch | {blob['torch_version']} |",
         "",
         "Weights in float32. Trained on posecore-synth renders only (CMU motion, synthetic bodies).",

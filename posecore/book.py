@@ -232,7 +232,6 @@ def _is_fresh(out: Path, fp: dict) -> bool:
 def execute_one(src: Path, out: Path, parameters: dict, timeout: int | None = None,
                 log_output: bool = False, progress: bool = False) -> float:
     """Execute one notebook source with papermill into ``out``; returns the seconds taken."""
-    import nbformat
     import papermill as pm
     nb = read_notebook(src)
     check_parameters(src, parameters, nb)

@@ -112,7 +112,7 @@ def _walk(folder: Path, base: Path, in_checkpoints: bool) -> list[CacheEntry]:
     if not folder.is_dir():
         return out
     for dirpath, dirnames, filenames in os.walk(folder):   # does not follow links to folders
-        dirnames.sort()
+        dirnames[:] = sorted(d for d in dirnames if d != ".locks")       # inter-process locks, not cached work
         for name in sorted(filenames):
             p = Path(dirpath) / name
             try:

@@ -7,10 +7,9 @@ forward pass, the backward pass and the optimizer steps itself (so a GAN with tw
 same loop). :func:`fit` steps the schedulers once per step, logs, checkpoints and resumes.
 
 Checkpoints go to :func:`checkpoint_dir` (``$POSECORE_CHECKPOINTS``, else ``checkpoints/`` in the user
-cache folder of :func:`posecore.cache.cache_root`), named by :func:`checkpoint_path` after the config
-and, optionally, a digest of the code that trains them (:func:`code_digest`): a changed model or
-recipe file trains into a new checkpoint, and :func:`load_or_train` retrains a finished checkpoint
-whose stored code digest differs.
+cache folder of :func:`posecore.cache.cache_root`), named by :func:`checkpoint_path` after what they compute
+(:mod:`posecore.artefacts`: configuration, data content, stage versions, precision, torch version);
+:func:`load_or_train` holds a lock so that two processes never train the same checkpoint at once.
 
 Several processes (``torchrun``): call :func:`init_distributed` first; :func:`fit` then runs
 data-parallel with DistributedDataParallel semantics without any change to ``step_fn`` or
@@ -25,15 +24,12 @@ running statistics are copied to every rank at each checkpoint and at the end.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import functools
 import hashlib
 import json
 import os
 import random
-import re
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -41,6 +37,8 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from . import artefacts
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -116,14 +114,7 @@ def checkpoint_dir() -> Path:
 
 def _plain(config):
     """Dataclasses (also nested in dicts/lists) as dicts, for hashing."""
-    if hasattr(config, "__dataclass_fields__") and not isinstance(config, type):
-        from dataclasses import asdict
-        return asdict(config)
-    if isinstance(config, dict):
-        return {k: _plain(v) for k, v in config.items()}
-    if isinstance(config, (list, tuple)):
-        return [_plain(v) for v in config]
-    return config
+    return artefacts.plain(config)
 
 
 def config_hash(config) -> str:
@@ -131,150 +122,13 @@ def config_hash(config) -> str:
     return hashlib.sha1(json.dumps(_plain(config), sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-# --- code digests ---------------------------------------------------------------------------------
-
-def _module_file(name: str) -> Path | None:
-    """The source file of module ``name`` (``pkg/mod.py`` or ``pkg/mod/__init__.py``), found from the
-    top-level package's location without importing anything below it; None if there is none."""
-    import importlib.util
-    import sys
-    top, *rest = name.split(".")
-    mod = sys.modules.get(top)
-    locations = list(getattr(mod, "__path__", []) or [])
-    origin = getattr(mod, "__file__", None)
-    if mod is None:
-        try:
-            spec = importlib.util.find_spec(top)
-        except (ImportError, ValueError):
-            spec = None
-        if spec is None:
-            return None
-        locations = list(spec.submodule_search_locations or [])
-        origin = spec.origin
-    if not rest:
-        return Path(origin) if origin and str(origin).endswith(".py") else None
-    for loc in locations:
-        base = Path(loc).joinpath(*rest)
-        for cand in (base.with_suffix(".py"), base / "__init__.py"):
-            if cand.is_file():
-                return cand
-    return None
-
-
-def _read_source(path: Path) -> str:
-    """The source text of one module file (a separate function so tests can substitute it)."""
-    return Path(path).read_text(encoding="utf-8")
-
-
-@functools.lru_cache(maxsize=1024)
-def _imported_modules(name: str, source: str, is_package: bool) -> frozenset[str]:
-    """Dotted names of the modules of ``name``'s top-level package that ``source`` imports
-    (absolute and relative imports, anywhere in the file; ``from X import y`` names ``X.y`` when that
-    is a module, else ``X``)."""
-    import ast
-    top = name.split(".")[0]
-    package = name if is_package else name.rpartition(".")[0]
-    out = set()
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return frozenset()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                if a.name.split(".")[0] == top:
-                    out.add(a.name)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".") if package else []
-                if node.level - 1 > len(parts):
-                    continue
-                base = ".".join(parts[:len(parts) - (node.level - 1)])
-                base = ".".join(p for p in (base, node.module or "") if p)
-            else:
-                base = node.module or ""
-            if not base or base.split(".")[0] != top:
-                continue
-            out.add(base)
-            for a in node.names:
-                if a.name != "*" and _module_file(f"{base}.{a.name}") is not None:
-                    out.add(f"{base}.{a.name}")
-    return frozenset(out)
-
-
-def _module_name(m) -> str:
-    if isinstance(m, str):
-        return m
-    name = getattr(m, "__name__", None)
-    if not isinstance(name, str):
-        raise TypeError(f"code_digest takes modules or dotted module names, got {m!r}")
-    return name
-
-
-def _code_sources(*modules) -> dict[str, tuple[Path, str]]:
-    """{module name: (file, source)} of ``modules`` and every posecore module they import, recursively
-    (see :func:`code_digest`)."""
-    names = [_module_name(m) for m in modules]
-    seen: dict[str, tuple[Path, str]] = {}
-    todo = list(names)
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        path = _module_file(name)
-        if path is None:
-            if name in names:
-                raise ValueError(f"code_digest: no source file for module {name!r}")
-            continue  # e.g. a name imported from a package that is not a module
-        src = _read_source(path)
-        seen[name] = (Path(path), src)
-        is_pkg = Path(path).name == "__init__.py"
-        parts = name.split(".")
-        todo += [".".join(parts[:i]) for i in range(1, len(parts))]       # enclosing packages
-        todo += sorted(_imported_modules(name, src, is_pkg))
-    return seen
-
-
-def code_digest(*modules) -> str:
-    """A 16-hex-digit digest of the source of ``modules`` (module objects or dotted names, e.g.
-    ``"posecore.recipes.zhou"``) and, recursively, of every module of the same top-level package
-    (``posecore``) that they import, with absolute or relative imports, and of the packages'
-    ``__init__`` files: a change in a model, loss or recipe file used by a recipe changes the digest.
-    Raises ValueError for a module whose source cannot be found."""
-    seen = _code_sources(*modules)
-    h = hashlib.sha256()
-    for name in sorted(seen):
-        h.update(name.encode() + b"\0" + seen[name][1].encode("utf-8") + b"\0")
-    return h.hexdigest()[:16]
-
-
-def code_files(*modules) -> list[Path]:
-    """The source files behind :func:`code_digest` of ``modules`` (sorted)."""
-    return sorted(path for path, _ in _code_sources(*modules).values())
-
-
-_DIGEST_RE = re.compile(r"[0-9a-f]{16}")
-
-
-def _resolve_code(code) -> str | None:
-    """``code`` arguments: None/() -> None; a digest from :func:`code_digest` -> itself; a module, a
-    dotted name or a sequence of them -> their :func:`code_digest`."""
-    if code is None:
-        return None
-    if isinstance(code, str):
-        return code if _DIGEST_RE.fullmatch(code) else code_digest(code)
-    if isinstance(code, (list, tuple, set, frozenset)):
-        return code_digest(*code) if code else None
-    return code_digest(code)
-
-
-def checkpoint_path(name: str, config, code=()) -> Path:
-    """``checkpoint_dir()/<name>-<hash>.pt`` where the hash is :func:`config_hash` of ``config`` or,
-    with ``code`` (modules or dotted names), of ``{'config': config, 'code': code_digest(*code)}``: a
-    changed config or a changed source file trains into a new checkpoint."""
-    digest = _resolve_code(code)
-    key = config_hash(config) if digest is None else config_hash({"config": _plain(config), "code": digest})
-    return checkpoint_dir() / f"{name}-{key}.pt"
+def checkpoint_path(name: str, stage: "artefacts.Stage", config, precision: str | None = None) -> Path:
+    """``checkpoint_dir()/<name>-<key>.pt``, the key of what the checkpoint computes
+    (:func:`posecore.artefacts.key`: the configuration -- with the data's content digest in it --, the
+    behaviour versions of ``stage`` and of the stages upstream of it, the resolved ``precision`` and
+    torch's major.minor). The source text is not part of it: a docstring or a refactor keeps the file,
+    a bumped stage version trains a new one."""
+    return checkpoint_dir() / f"{name}-{artefacts.key(stage, config, precision=precision)}.pt"
 
 
 # --- several processes (torchrun) ---------------------------------------------------------------
@@ -499,24 +353,18 @@ def _set_rng_state(st: dict) -> None:
 
 
 def save_checkpoint(path, *, step: int, models: dict, optimizers: dict | None = None,
-                    schedulers: dict | None = None, config=None, history=None, finished=False,
-                    code=None) -> Path:
-    """Write a checkpoint atomically (temp file + rename): models, optimizers, schedulers, RNG, step,
-    and the code digest of ``code`` (modules, dotted names or a digest, see :func:`code_digest`)."""
+                    schedulers: dict | None = None, config=None, history=None, finished=False) -> Path:
+    """Write a checkpoint atomically (a uniquely named temporary file + rename,
+    :func:`posecore.artefacts.atomic_save`): models, optimizers, schedulers, RNG, step."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
         "step": step, "finished": finished, "config_hash": config_hash(config or {}), "config": config,
-        "code_digest": _resolve_code(code),
         "models": {k: m.state_dict() for k, m in models.items()},
         "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
         "schedulers": {k: s.state_dict() for k, s in (schedulers or {}).items()},
         "rng": _rng_state(), "history": history or [],
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(blob, tmp)
-    tmp.replace(path)
-    return path
+    return artefacts.atomic_save(blob, path)
 
 
 def _read_blob(path: Path) -> dict:
@@ -570,43 +418,28 @@ def _apply_blob(path: Path, blob: dict, *, models: dict, optimizers: dict | None
 
 
 def load_checkpoint(path, *, models: dict, optimizers: dict | None = None, schedulers: dict | None = None,
-                    config=None, restore_rng: bool = True, code=None) -> dict:
+                    config=None, restore_rng: bool = True) -> dict:
     """Load a checkpoint into the given objects; raise ValueError if it was written for another
-    config, by other code (when ``code`` is given: modules, names or a digest) or lacks one of the
-    models. Returns the raw blob (step, history, finished)."""
+    config or lacks one of the models. Returns the raw blob (step, history, finished)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     blob = _read_blob(path)
-    digest = _resolve_code(code)
-    if digest is not None and blob.get("code_digest") != digest:
-        raise ValueError(f"{path}: checkpoint was trained by other code (code digest "
-                         f"{blob.get('code_digest')}, now {digest}); retrain it")
     return _apply_blob(path, blob, models=models, optimizers=optimizers, schedulers=schedulers,
                        config=config, restore_rng=restore_rng)
-
-
-# the code digest that load_or_train expects for a checkpoint path, for the fit() that its
-# train_fn runs (recipes call fit without ``code``)
-_EXPECTED_CODE: contextvars.ContextVar[dict] = contextvars.ContextVar("posecore_expected_code", default={})
-
-
-def _path_key(path) -> str:
-    return os.path.abspath(os.fspath(path))
 
 
 def fit(step_fn: Callable, batch_fn: Callable[[int], object], *, models: dict, optimizers: dict,
         num_steps: int, schedulers: dict | None = None, checkpoint=None, config=None,
         checkpoint_every: int = 500, callbacks: Iterable[Callback] = (), desc: str = "train",
-        log_every: int = 10, progress: bool = True, code=None,
+        log_every: int = 10, progress: bool = True,
         shard_fn: Callable | None = None) -> list[dict]:
     """Run ``num_steps`` training steps (1-based step numbers) and return the history of logs.
 
     ``step_fn(batch, step) -> dict[str, float]``; ``batch_fn(step) -> batch``. With ``checkpoint``
     (a path) the run resumes from it when present (exactly: models, optimizers, schedulers, RNG and
-    step) and writes it every ``checkpoint_every`` steps and at the end. ``code`` (modules, dotted
-    names or a :func:`code_digest`) is stored in the checkpoint; a checkpoint written by other code is
-    not resumed but trained again from step 0 (with a warning).
+    step) and writes it every ``checkpoint_every`` steps and at the end (name the path with
+    :func:`checkpoint_path`, which keys it by what it computes).
 
     Under ``torchrun`` (after :func:`init_distributed`) the models are broadcast from rank 0, each
     rank's ``step_fn`` gets ``shard_fn(batch)`` (default :func:`shard_batch`: its contiguous
@@ -620,18 +453,10 @@ def fit(step_fn: Callable, batch_fn: Callable[[int], object], *, models: dict, o
     dist = _dist()
     main = dist is None or dist.get_rank() == 0
     shard = shard_fn or shard_batch
-    digest = _resolve_code(code)
-    if digest is None and checkpoint is not None:
-        digest = _EXPECTED_CODE.get().get(_path_key(checkpoint))
     history, start = [], 0
     if checkpoint is not None:
         checkpoint = Path(checkpoint)
         blob = _read_blob_everywhere(checkpoint)
-        if blob is not None and digest is not None and blob.get("code_digest") != digest:
-            if main:
-                warnings.warn(f"{checkpoint}: written by other code (code digest {blob.get('code_digest')}, "
-                              f"now {digest}): training again from step 0", stacklevel=2)
-            blob = None
         if blob is not None:
             _apply_blob(checkpoint, blob, models=models, optimizers=optimizers, schedulers=schedulers,
                         config=config)
@@ -678,7 +503,7 @@ def fit(step_fn: Callable, batch_fn: Callable[[int], object], *, models: dict, o
                 if main:
                     save_checkpoint(checkpoint, step=step, models=models, optimizers=optimizers,
                                     schedulers=schedulers, config=config, history=history,
-                                    finished=(step == num_steps or stop), code=digest)
+                                    finished=(step == num_steps or stop))
                 if dist is not None:
                     dist.barrier()
             if stop:
@@ -696,30 +521,23 @@ def fit(step_fn: Callable, batch_fn: Callable[[int], object], *, models: dict, o
     return history
 
 
-def load_or_train(checkpoint, models: dict, train_fn: Callable[[], object], config=None,
-                  code=None) -> list[dict]:
-    """If ``checkpoint`` holds a finished run of this ``config`` (and, with ``code``: modules, dotted
-    names or a :func:`code_digest`, of this code), load it into ``models`` and return its history;
-    otherwise call ``train_fn()`` (which should call :func:`fit` with the same checkpoint, so an
-    interrupted run resumes) and return what it returns. A checkpoint of other code is trained again:
-    the :func:`fit` inside ``train_fn`` learns the expected digest from here. With several processes,
-    rank 0's checkpoint decides for every rank."""
+def load_or_train(checkpoint, models: dict, train_fn: Callable[[], object], config=None) -> list[dict]:
+    """If ``checkpoint`` holds a finished run of this ``config``, load it into ``models`` and return its
+    history; otherwise call ``train_fn()`` (which should call :func:`fit` with the same checkpoint, so
+    an interrupted run resumes) and return what it returns. The whole call holds the checkpoint's
+    inter-process lock (:func:`posecore.artefacts.locked`): a second process that asks for the same
+    checkpoint while it is being trained waits and then loads it. With several processes, rank 0's
+    checkpoint decides for every rank (and only rank 0 takes the lock)."""
     path = Path(checkpoint)
-    digest = _resolve_code(code)
-    try:
-        blob = _read_blob_everywhere(path)
-    except ValueError:
-        blob = None                                   # unreadable: let fit() report it
-    if (blob is not None and blob.get("finished") and blob.get("config_hash") == config_hash(config or {})
-            and (digest is None or blob.get("code_digest") == digest)):
-        _apply_blob(path, blob, models=models, config=config, restore_rng=False)
-        for m in models.values():
-            m.eval()
-        return list(blob.get("history", []))
-    if digest is None:
+    lock = artefacts.locked(path) if _rank() == 0 else contextlib.nullcontext()
+    with lock:
+        try:
+            blob = _read_blob_everywhere(path)
+        except ValueError:
+            blob = None                                   # unreadable: let fit() report it
+        if blob is not None and blob.get("finished") and blob.get("config_hash") == config_hash(config or {}):
+            _apply_blob(path, blob, models=models, config=config, restore_rng=False)
+            for m in models.values():
+                m.eval()
+            return list(blob.get("history", []))
         return train_fn()
-    token = _EXPECTED_CODE.set({**_EXPECTED_CODE.get(), _path_key(path): digest})
-    try:
-        return train_fn()
-    finally:
-        _EXPECTED_CODE.reset(token)

@@ -31,9 +31,10 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _private_user_cache(tmp_path_factory, monkeypatch):
-    if "POSECORE_CACHE" not in os.environ or os.environ.get("POSECORE_TEST_CACHE") == "1":
-        monkeypatch.setenv("POSECORE_CACHE", str(tmp_path_factory.mktemp("posecore-cache")))
-        monkeypatch.setenv("POSECORE_TEST_CACHE", "1")
+    """Every test gets its own empty cache (checkpoints included) in pytest's temporary folders: never
+    the user's, never another test's (``$POSECORE_CHECKPOINTS`` from outside would point elsewhere)."""
+    monkeypatch.setenv("POSECORE_CACHE", str(tmp_path_factory.mktemp("posecore-cache")))
+    monkeypatch.delenv("POSECORE_CHECKPOINTS", raising=False)
 
 
 @pytest.fixture

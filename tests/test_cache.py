@@ -1,8 +1,9 @@
-"""Caches and checkpoints in the user cache folder, keyed by config and by a digest of the code.
+"""Caches and checkpoints in the user cache folder, named by what they compute (posecore.artefacts).
 
 * cache_root / checkpoint_dir follow $POSECORE_CACHE, $POSECORE_CHECKPOINTS, XDG_CACHE_HOME;
-* code_digest covers the modules a module imports (relative and absolute imports, recursively);
-* load_or_train retrains a finished checkpoint whose code digest is stale;
+* keys follow the configuration, the data's content, the stage versions (and upstream), the
+  precision, torch's major.minor and the renderer's version, and never the source text;
+* writes are atomic with unique temporary names; two processes never train one checkpoint twice;
 * ``python -m posecore.cache list|clear`` lists and frees the cache and never deletes outside it.
 """
 from __future__ import annotations
@@ -11,13 +12,13 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
-from posecore import cache, train
+from posecore import artefacts, cache, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +30,8 @@ def test_cache_root_and_checkpoint_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("POSECORE_CACHE", str(tmp_path / "c"))
     assert cache.cache_root() == tmp_path / "c"
     assert train.checkpoint_dir() == tmp_path / "c" / "checkpoints"
-    assert train.checkpoint_path("m", {"a": 1}) == tmp_path / "c" / "checkpoints" / f"m-{train.config_hash({'a': 1})}.pt"
+    st = artefacts.Stage("m", 1)
+    assert train.checkpoint_path("m", st, {"a": 1}) == tmp_path / "c" / "checkpoints" / f"m-{artefacts.key(st, {'a': 1})}.pt"
     monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path / "ck"))
     assert train.checkpoint_dir() == tmp_path / "ck"
     monkeypatch.delenv("POSECORE_CHECKPOINTS")
@@ -51,159 +53,154 @@ def test_cache_module_is_light():
     assert out.stdout.strip() == "False"
 
 
-# --- code digests ---------------------------------------------------------------------------------
+# --- checkpoints named by what they compute (posecore.artefacts) ------------------------------------
 
-@pytest.fixture
-def tmp_package(tmp_path, monkeypatch):
-    """A throw-away package: recipe imports models.net (relative), util (absolute) and a name from
-    helpers; unrelated is imported by nobody."""
-    name = f"pc_tmp_{uuid.uuid4().hex[:8]}"
-    pkg = tmp_path / name
-    (pkg / "models").mkdir(parents=True)
-    files = {
-        "__init__.py": '"""tmp"""\n',
-        "models/__init__.py": "",
-        "models/net.py": "WIDTH = 8\n",
-        "util.py": "def f():\n    return 1\n",
-        "helpers.py": "def g():\n    return 2\n",
-        "unrelated.py": "X = 1\n",
-        "recipe.py": textwrap.dedent(f"""
-            from .models import net
-            import {name}.util
-            from {name}.helpers import g
-
-            def train():
-                from . import util  # a lazy import counts too
-                return net.WIDTH
-        """),
-    }
-    for rel, text in files.items():
-        (pkg / rel).write_text(text)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield name, pkg
-    for mod in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
-        del sys.modules[mod]
-
-
-def test_code_digest_follows_imports(tmp_package):
-    name, pkg = tmp_package
-    d0 = train.code_digest(f"{name}.recipe")
-    assert len(d0) == 16 and d0 == train.code_digest(f"{name}.recipe")
-    edits = {}
-    for rel in ("models/net.py", "util.py", "helpers.py", "__init__.py", "recipe.py"):
-        old = (pkg / rel).read_text()
-        (pkg / rel).write_text(old + "\n# changed\n")
-        edits[rel] = train.code_digest(f"{name}.recipe")
-        (pkg / rel).write_text(old)
-    assert all(d != d0 for d in edits.values()), edits
-    assert len(set(edits.values())) == len(edits)
-    (pkg / "unrelated.py").write_text("X = 2\n")
-    assert train.code_digest(f"{name}.recipe") == d0
-    assert train.code_digest(f"{name}.recipe") == d0
-    # module objects and names give the same digest; several modules differ from one
-    import importlib
-    mod = importlib.import_module(f"{name}.recipe")
-    assert train.code_digest(mod) == d0
-    assert train.code_digest(mod, f"{name}.unrelated") != d0
-    with pytest.raises(ValueError, match="no source"):
-        train.code_digest(f"{name}.missing")
-
-
-def test_code_digest_of_posecore_follows_imports(monkeypatch):
-    """posecore.train imports posecore.cache (inside a function): a change there changes the digest."""
-    d0 = train.code_digest("posecore.train")
-    real = train._read_source
-
-    def patched(path):
-        text = real(path)
-        return text + "\n# edited\n" if Path(path).name == "cache.py" and Path(path).parent.name == "posecore" else text
-    monkeypatch.setattr(train, "_read_source", patched)
-    assert train.code_digest("posecore.train") != d0
-    assert train.code_digest("posecore.metrics") == train.code_digest("posecore.metrics")
-
-
-def test_checkpoint_path_keyed_by_code(tmp_package, monkeypatch, tmp_path):
-    name, pkg = tmp_package
+def test_checkpoint_path_is_keyed_by_config_versions_precision_and_torch(monkeypatch, tmp_path):
     monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path / "ck"))
-    cfg = {"lr": 0.1}
-    plain = train.checkpoint_path("net", cfg)
-    a = train.checkpoint_path("net", cfg, code=(f"{name}.recipe",))
-    assert plain.name == f"net-{train.config_hash(cfg)}.pt" and a != plain and a.parent == plain.parent
-    (pkg / "models" / "net.py").write_text("WIDTH = 16\n")
-    b = train.checkpoint_path("net", cfg, code=(f"{name}.recipe",))
-    assert b != a
-    assert train.checkpoint_path("net", {"lr": 0.2}, code=(f"{name}.recipe",)) != b
+    a1 = artefacts.Stage("t-a", 1)
+    b1 = artefacts.Stage("t-b", 1, (a1,))
+    p = train.checkpoint_path("net", b1, {"lr": 0.1, "data": "d1"})
+    assert p.parent == tmp_path / "ck" and p.name == f"net-{artefacts.key(b1, {'lr': 0.1, 'data': 'd1'})}.pt"
+    assert p == train.checkpoint_path("net", b1, {"data": "d1", "lr": 0.1})            # order-free
+    others = [train.checkpoint_path("net", b1, {"lr": 0.2, "data": "d1"}),               # config
+              train.checkpoint_path("net", b1, {"lr": 0.1, "data": "d2"}),               # data content
+              train.checkpoint_path("net", artefacts.Stage("t-b", 2, (a1,)), {"lr": 0.1, "data": "d1"}),
+              train.checkpoint_path("net", artefacts.Stage("t-b", 1, (artefacts.Stage("t-a", 2),)),
+                                    {"lr": 0.1, "data": "d1"}),                          # an upstream version
+              train.checkpoint_path("net", b1, {"lr": 0.1, "data": "d1"}, precision="bf16")]
+    assert len({p, *others}) == 6
+    monkeypatch.setattr(torch, "__version__", "9.1.0+cpu")                                 # torch major.minor
+    assert train.checkpoint_path("net", b1, {"lr": 0.1, "data": "d1"}) != p
+    monkeypatch.setattr(torch, "__version__", "2.13.7")
+    assert artefacts.torch_version() == "2.13"
 
 
-# --- stale checkpoints are retrained -------------------------------------------------------------
+def test_data_is_named_by_content(standing_pose):
+    from posecore.data.dataset import PoseSet
+    from posecore.recipes.images import data_id
+    pose = np.asarray(standing_pose, np.float32)[None]
+    K = np.array([[1000.0, 1000.0, 500.0, 500.0]], np.float32)
+    a = PoseSet.create(np.zeros((1, 17, 2), np.float32), pose, K)
+    b = PoseSet.create(np.zeros((1, 17, 2), np.float32), pose + 1.0, K)
+    assert artefacts.poseset_digest(a) != artefacts.poseset_digest(b)                      # same name and length
+    assert data_id({"train": a}, 64) != data_id({"train": b}, 64) != data_id({"train": b}, 32)
+    assert artefacts.array_digest(np.zeros(3, np.float32)) != artefacts.array_digest(np.zeros(3, np.float64))
 
-def _setup():
+
+def test_renderer_version_is_part_of_rendered_data(standing_pose, monkeypatch):
+    from posecore.data import render
+    from posecore.data.dataset import PoseSet
+    from posecore.recipes.images import data_id
+    ps = PoseSet.create(np.zeros((1, 17, 2), np.float32), np.asarray(standing_pose, np.float32)[None],
+                 intrinsics=np.array([[1000.0, 1000.0, 500.0, 500.0]], np.float32))
+    before = data_id({"test": ps}, 64)
+    monkeypatch.setattr(render, "VERSION", render.VERSION + 1)
+    assert data_id({"test": ps}, 64) != before
+
+
+_KEYS_SCRIPT = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    from posecore import artefacts
+    from posecore.recipes import backbone, drover, fbi, images, martinez, regression, wang, yang, zhou
+    import posecore
+    assert posecore.__file__.startswith(sys.argv[1]), posecore.__file__
+    cfg = {"width": 8, "data": "d"}
+    keys = {n: artefacts.key(s, cfg, precision="fp32") for n, s in artefacts.STAGES.items()}
+    keys["shipped-backbone"] = backbone.shipped_key(backbone.config("quick"), "d", "bf16")
+    keys["image-cache"] = images.cache_path("train", data="d", split="train", seed=0, idx=[1, 2]).name
+    print(json.dumps(keys, sort_keys=True))
+""")
+
+
+def test_a_docstring_edit_a_rename_or_a_moved_function_keeps_every_key(tmp_path):
+    """The keys do not read source text: edit docstrings and comments, rename a private helper and
+    move a function in a copy of the package, and every stage's key is unchanged."""
+    import shutil
+    copy = tmp_path / "copy"
+    shutil.copytree(ROOT / "posecore", copy / "posecore", ignore=shutil.ignore_patterns("__pycache__", "weights"))
+    for rel in ("recipes/backbone.py", "recipes/zhou.py", "train.py", "losses.py", "models/hourglass.py"):
+        f = copy / "posecore" / rel
+        text = f.read_text()
+        f.write_text('"""An edited docstring."""\n# a comment\n' + text.split('"""', 2)[2].lstrip("\n")
+                     if text.startswith('"""') else "# a comment\n" + text)
+    f = copy / "posecore" / "recipes" / "backbone.py"
+    f.write_text(f.read_text().replace("_optimizer(", "_make_optimizer("))       # a rename
+    f = copy / "posecore" / "metrics.py"
+    f.write_text(f.read_text() + "\n\ndef moved_here():\n    return 1\n")
+
+    def keys(root):
+        out = subprocess.run([sys.executable, "-c", _KEYS_SCRIPT, str(root)], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(root)})
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+    assert keys(copy) == keys(ROOT)
+
+
+def test_atomic_save_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "a.pt"
+    artefacts.atomic_save({"x": 1}, target)
+
+    class Boom:
+        def __reduce__(self):
+            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError, match="interrupted"):
+        artefacts.atomic_save({"x": Boom()}, target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.pt"]            # no .tmp left, old file intact
+    assert torch.load(target, weights_only=True) == {"x": 1}
+
+
+_RACE_SCRIPT = textwrap.dedent("""
+    import os, sys, time, torch
+    from posecore import train
+    ck, marks, me = sys.argv[1], sys.argv[2], sys.argv[3]
     torch.manual_seed(0)
-    model = torch.nn.Linear(3, 1)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    X = torch.randn(32, 3, generator=torch.Generator().manual_seed(1))
+    m = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    X = torch.ones(4, 2)
 
-    def batch_fn(step):
-        return X[torch.randint(0, 32, (8,), generator=torch.Generator().manual_seed(step))]
-
-    def step_fn(batch, step):
-        opt.zero_grad()
-        loss = (model(batch) - batch.sum(1, keepdim=True)).pow(2).mean()
-        loss.backward()
-        opt.step()
+    def step(batch, s):
+        opt.zero_grad(); loss = m(batch).pow(2).mean(); loss.backward(); opt.step()
+        time.sleep(0.05)                     # long enough for the other process to arrive
         return {"loss": loss.item()}
-    return model, opt, batch_fn, step_fn
+
+    def run():
+        open(os.path.join(marks, me), "w").close()
+        return train.fit(step, lambda s: X, models={"m": m}, optimizers={"o": opt}, num_steps=20,
+                         checkpoint=ck, config={"k": 1}, progress=False, checkpoint_every=2)
+    h = train.load_or_train(ck, {"m": m}, run, {"k": 1})
+    print(len(h), float(m.weight.sum()))
+""")
 
 
-def test_stale_checkpoint_is_retrained(tmp_package, tmp_path):
-    name, pkg = tmp_package
-    ck = tmp_path / "ck.pt"
-    code = (f"{name}.recipe",)
-    calls = []
-
-    def run():                                  # a recipe: fit is called without `code`
-        calls.append(1)
-        m, o, b, f = _setup()
-        return train.fit(f, b, models={"m": m}, optimizers={"o": o}, num_steps=6, checkpoint=ck,
-                         config={"k": 1}, progress=False, log_every=1)
-
-    h1 = train.load_or_train(ck, {"m": _setup()[0]}, run, config={"k": 1}, code=code)
-    assert len(calls) == 1 and [r["step"] for r in h1] == list(range(1, 7))
-    assert torch.load(ck, weights_only=False)["code_digest"] == train.code_digest(*code)
-    train.load_or_train(ck, {"m": _setup()[0]}, run, config={"k": 1}, code=code)
-    assert len(calls) == 1                      # same code: loaded
-    (pkg / "models" / "net.py").write_text("WIDTH = 32\n")
-    with pytest.warns(UserWarning, match="other code"):
-        h2 = train.load_or_train(ck, {"m": _setup()[0]}, run, config={"k": 1}, code=code)
-    assert len(calls) == 2                      # stale: trained again, from step 1
-    assert [r["step"] for r in h2] == list(range(1, 7))
-    blob = torch.load(ck, weights_only=False)
-    assert blob["finished"] and blob["code_digest"] == train.code_digest(*code)
-    train.load_or_train(ck, {"m": _setup()[0]}, run, config={"k": 1}, code=code)
-    assert len(calls) == 2
-    # without `code`, the digest is not checked (as before)
-    train.load_or_train(ck, {"m": _setup()[0]}, run, config={"k": 1})
-    assert len(calls) == 2
-    # load_checkpoint with code refuses a checkpoint of other code
-    with pytest.raises(ValueError, match="other code"):
-        train.load_checkpoint(ck, models={"m": _setup()[0]}, code="0123456789abcdef")
+def test_two_processes_asking_for_one_checkpoint_train_it_once(tmp_path):
+    """The race `make test` hit: two workers training the same checkpoint. Now the second waits for
+    the first and loads what it wrote; both see the same weights, and no temporary file is left."""
+    ck, marks = tmp_path / "ck" / "net.pt", tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE_SCRIPT, str(ck), str(marks), f"p{i}"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    assert len(list(marks.iterdir())) == 1                                   # trained once
+    assert outs[0][0] == outs[1][0]                                          # the same weights in both
+    assert sorted(p.name for p in ck.parent.iterdir()) == [".locks", "net.pt"]           # no temporary file left
 
 
-def test_fit_with_code_restarts_a_stale_partial_run(tmp_path):
-    ck = tmp_path / "ck.pt"
-    m, o, b, f = _setup()
-    train.fit(f, b, models={"m": m}, optimizers={"o": o}, num_steps=3, checkpoint=ck, progress=False,
-              code="aaaaaaaaaaaaaaaa", log_every=1)
-    m, o, b, f = _setup()
-    h = train.fit(f, b, models={"m": m}, optimizers={"o": o}, num_steps=5, checkpoint=ck, progress=False,
-                  code="aaaaaaaaaaaaaaaa", log_every=1)
-    assert [r["step"] for r in h] == [1, 2, 3, 4, 5]      # resumed: history kept, steps 4-5 run
-    m, o, b, f = _setup()
-    with pytest.warns(UserWarning, match="other code"):
-        h = train.fit(f, b, models={"m": m}, optimizers={"o": o}, num_steps=5, checkpoint=ck,
-                      progress=False, code="bbbbbbbbbbbbbbbb", log_every=1)
-    assert [r["step"] for r in h] == [1, 2, 3, 4, 5]
-    assert torch.load(ck, weights_only=False)["code_digest"] == "bbbbbbbbbbbbbbbb"
+def test_checkpoint_writes_use_unique_temporary_names(tmp_path, monkeypatch):
+    seen = []
+    real = artefacts.tempfile.mkstemp
+
+    def spy(**kw):
+        fd, name = real(**kw)
+        seen.append(name)
+        return fd, name
+    monkeypatch.setattr(artefacts.tempfile, "mkstemp", spy)
+    m = torch.nn.Linear(1, 1)
+    for _ in range(2):
+        train.save_checkpoint(tmp_path / "c.pt", step=1, models={"m": m})
+    assert len(set(seen)) == 2 and all(Path(n).parent == tmp_path for n in seen)
 
 
 # --- python -m posecore.cache -------------------------------------------------------------------

@@ -31,6 +31,19 @@ def test_shipped_backbone_scores_its_recorded_metrics(blob):
         assert r["eval"][k]["pair_ratio"] == pytest.approx(blob["eval"][k]["pair_ratio"], abs=0.02)
 
 
+def test_shipped_backbone_carries_the_current_key(blob):
+    """Its key is that of the quick configuration on today's data at today's stage versions: a bumped
+    backbone or renderer version, other data or another torch minor makes it stale."""
+    cfg = backbone.config("quick")
+    d = backbone.load_data(cfg)
+    assert blob["versions"] == backbone.STAGE.versions(), \
+        "the backbone's stage version changed: regenerate posecore/weights/backbone.pt with `make checkpoints`"
+    assert blob["data_id"] == d["data_id"], \
+        "the rendered data changed (poses or renderer version): regenerate it with `make checkpoints`"
+    assert blob["key"] == backbone.shipped_key(cfg, d["data_id"], blob["identity"]["precision"])
+    assert backbone.shipped(cfg, d["data_id"]) is not None
+
+
 def test_a_different_config_is_not_served_the_shipped_file(blob):
     cfg = backbone.config("quick", steps=blob["config"]["steps"] + 1)
     d = backbone.load_data(cfg)

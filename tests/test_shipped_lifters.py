@@ -24,7 +24,7 @@ from posecore.evaluate import evaluate_3d
 SHIPPED = ("martinez", "wang")
 MAX_BYTES = 5_000_000
 PROVENANCE = ("kind", "config", "norm", "models", "data", "git_commit", "torch_version", "metrics", "profile",
-              "seed", "code_digest")
+              "seed", "versions")
 J = sk.JOINT_INDEX
 
 
@@ -70,6 +70,10 @@ def test_shipped_file_exists_is_small_and_loads_weights_only(kind, blobs):
         assert mats and all(v.dtype == torch.float16 for v in mats)
     assert isinstance(blob["git_commit"], str) and blob["git_commit"]
     assert blob["torch_version"].split(".")[0].isdigit()
+    from posecore.recipes import martinez, wang
+    stage = {"martinez": martinez.STAGE, "wang": wang.RECON}[kind]
+    assert blob["versions"] == stage.versions(), \
+        f"{path} was made at stage versions {blob['versions']}, now {stage.versions()}: run `make checkpoints`"
     for split in ("lab_test", "wild_test"):
         m = blob["metrics"][split]
         assert 0 < m["p_mpjpe"] <= m["mpjpe"] < 1000 and m["samples"] > 0

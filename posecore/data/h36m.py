@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..camera import H36M_CAMERA_IDS, H36M_INTRINSICS, Camera, h36m_camera, project
+from ..camera import H36M_CAMERA_IDS, Camera, h36m_camera, project
 from ..skeleton import NUM_JOINTS
 from .dataset import PoseSet
 from .safe_io import DataFormatError, check_human_scale, load_npz, require_file

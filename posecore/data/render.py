@@ -41,6 +41,10 @@ import torch.nn.functional as F
 from ..camera import project
 from ..skeleton import NUM_JOINTS
 
+# The renderer's behaviour version: part of the key of everything trained on or cached from its images
+# (posecore.artefacts). Bump it whenever a pixel it draws changes (body model, styles, light, scenes).
+VERSION = 1
+
 SCENES = ("lab", "plain", "studio", "outdoor")
 WILD_SCENES = ("plain", "studio", "outdoor")
 _SCENE_CODE = {"": 0, "lab": 0, "plain": 1, "studio": 2, "outdoor": 3}
@@ -452,7 +456,6 @@ def _backgrounds(seeds, code, R):
         s = seeds[sel]
         n = len(sel)
         U = hash_uniform(s, _S_BG, 64)
-        col = lambda i: U[:, i:i + 3][:, :, None, None]  # noqa: E731
         e = lambda t: t[:, None, None]  # noqa: E731
         if c == 0:  # lab: fixed grey wall with a soft vertical gradient and vignette
             top = torch.tensor((0.58, 0.58, 0.56), device=dev)[None, :, None, None]

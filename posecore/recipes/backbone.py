@@ -26,12 +26,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import metrics, profiles, train
+from .. import artefacts, metrics, profiles, train
 from ..data.images import decode_heatmaps
 from ..losses import heatmap_loss
 from ..models.hourglass import HourglassConfig, StackedHourglass, heatmap_to_image
-from ..skeleton import FLIP_PERMUTATION, LEFT_JOINTS, RIGHT_JOINTS
+from ..skeleton import FLIP_PERMUTATION
 from . import checkpoint_path
+
+# the behaviour version of this recipe's training (posecore.artefacts: bump it when what it computes changes)
+STAGE = artefacts.stage("backbone", 1)
 
 
 @dataclass(frozen=True)
@@ -206,11 +209,17 @@ def _optimizer(params, cfg: BackboneConfig):
     return torch.optim.RMSprop(params, lr=cfg.lr)
 
 
+def stage_config(cfg: BackboneConfig, data_id: str, precision: str) -> dict:
+    """What the backbone's checkpoint is keyed by (with :data:`STAGE`): ``cfg``, the data's id and the
+    resolved ``precision`` (bf16 and fp32 runs train different weights)."""
+    return dict(asdict(cfg), data=data_id, precision=precision)
+
+
 def checkpoint(cfg: BackboneConfig, data_id: str, name: str = "backbone", device="cpu"):
-    """(path, hashed config) of the backbone trained with ``cfg`` on the data named ``data_id`` (with
-    the precision resolved on ``device``: bf16 and fp32 runs train different weights)."""
-    sc = dict(asdict(cfg), data=data_id, precision=train.resolve_precision(cfg.precision, device))
-    return checkpoint_path(name, sc, __name__), sc
+    """(path, keyed config) of the backbone trained with ``cfg`` on the data named ``data_id`` (with
+    the precision resolved on ``device``)."""
+    sc = stage_config(cfg, data_id, train.resolve_precision(cfg.precision, device))
+    return checkpoint_path(name, sc, STAGE, sc["precision"]), sc
 
 
 def train_backbone(cfg: BackboneConfig, lab, wild, eval_sets: dict | None = None, *, data_id: str = "",
@@ -266,6 +275,7 @@ def load_data(cfg: BackboneConfig, dataset: str = "synth", data_root=None, devic
     ``data_id`` naming the data."""
     from .. import data
     from ..data.images import ImageDataset
+    from .images import data_id as images_data_id
     from .images import eval_indices
     kw = dict(data_root=data_root) if data_root is not None else {}
     sets = {s: data.load(dataset, s, **kw) for s in ("train", "wild_train", "test", "wild_test")}
@@ -281,22 +291,31 @@ def load_data(cfg: BackboneConfig, dataset: str = "synth", data_root=None, devic
         ds = ImageDataset(sets[split], **common)
         b = ds.get_batch(eval_indices(len(ds), cfg.n_eval, cfg.seed))
         evals[name] = {k: b[k].cpu() for k in ("image", "joints_2d", "joints_visible")}
-    data_id = "|".join(f"{s}:{p.meta.get('dataset', dataset)}:{len(p)}" for s, p in sets.items()) + f"|R{R}"
-    return dict(lab=lab, wild=wild, eval=evals, data_id=data_id)
+    return dict(lab=lab, wild=wild, eval=evals, data_id=images_data_id(sets, R, hidden))
 
 
 SHIPPED = Path(__file__).resolve().parents[1] / "weights" / "backbone.pt"
 
 
+def shipped_key(cfg: BackboneConfig, data_id: str, precision: str) -> str:
+    """The key a shipped backbone of ``cfg`` on ``data_id``, trained in ``precision``, carries."""
+    return artefacts.key(STAGE, stage_config(cfg, data_id, precision), precision=precision)
+
+
 def shipped(cfg: BackboneConfig, data_id: str, path=SHIPPED) -> dict | None:
     """The backbone shipped in the package (``posecore/weights/backbone.pt``, made by ``make
-    checkpoints``) if it was trained with exactly ``cfg`` on the data ``data_id``, else None. Read with
-    ``weights_only=True`` (tensors, numbers and strings only)."""
+    checkpoints``) if its key is the key of ``cfg`` on the data ``data_id`` now (the same stage
+    versions, configuration, data content and torch major.minor), else None. Its precision is the one
+    it was trained in (bf16 where the machine that made it computes bf16 natively): shipped weights
+    are a finished result, loaded on any machine. Read with ``weights_only=True``."""
     path = Path(path)
     if not path.is_file():
         return None
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    if blob.get("kind") != "backbone" or blob.get("config") != asdict(cfg) or blob.get("data_id") != data_id:
+    precision = (blob.get("identity") or {}).get("precision")
+    if blob.get("kind") != "backbone" or precision not in ("fp32", "bf16"):
+        return None
+    if blob.get("key") != shipped_key(cfg, data_id, precision):
         return None
     return blob
 
@@ -318,7 +337,7 @@ def get(cfg: BackboneConfig, dataset: str = "synth", data_root=None, device="cpu
         net.eval()
         history, seconds = blob["history"], float(blob["train_seconds"])
         source, bid = f"shipped: posecore/weights/backbone.pt (git commit {blob['git_commit'][:12]})", \
-            f"shipped-{blob['code_digest']}-{train.config_hash(blob['config'])}"
+            f"backbone-{blob['key']}"
     else:
         net, history = train_backbone(cfg, d["lab"], d["wild"], d["eval"], data_id=d["data_id"], device=device,
                                       progress=progress)

@@ -9,10 +9,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import profiles, train
+from .. import artefacts, profiles, train
 from ..models import drover as D
 from . import checkpoint_path
 from .regression import batch_indices
+
+# the behaviour version of Drover's training (posecore.artefacts: bump it when what it computes changes)
+STAGE = artefacts.stage("drover", 1)
 
 
 def config(profile: str | None = None, **overrides) -> D.DroverConfig:
@@ -97,8 +100,9 @@ def train_drover(train_set, cfg: D.DroverConfig, *, seed: int = 0, name: str = "
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
                 "acc_d": float((logits.argmax(1) == 0).float().mean())}
 
-    config = dict(asdict(cfg), precision=precision, seed=seed, n=len(s), dataset=s.meta.get("dataset", ""), x_sum=float(x_in.sum()))
-    ckpt = checkpoint_path(name, config, __name__)
+    config = dict(asdict(cfg), precision=precision, seed=seed, dataset=s.meta.get("dataset", ""),
+                  data=artefacts.array_digest(gen_in, real, s.intrinsics))     # the data by its content
+    ckpt = checkpoint_path(name, config, STAGE, precision)
     models = {"generator": G, "discriminator": Dn}
 
     def run():

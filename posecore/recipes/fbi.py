@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .. import metrics, profiles, train
+from .. import artefacts, metrics, profiles, train
 from ..models.fbi import (DEFAULT_TAU_DEG, FBINet, FBINetConfig, fbi_labels, fbi_loss, one_hot, refiner_input,
                           weighted_regression_loss)
 from ..models.hourglass import heatmap_to_image
@@ -34,8 +34,13 @@ from ..data.images import decode_heatmaps
 from ..skeleton import bone_lengths
 from . import checkpoint_path
 from .backbone import BackboneConfig
-from .images import CachedImages, MixedBatches, eval_indices
+from .images import CachedImages, MixedBatches, cache_path, eval_indices
 from .regression import batch_indices
+
+# the behaviour versions of the FBI branch and the refinement regressor (posecore.artefacts); the
+# refiner's inputs (the branches' outputs) are part of its data digest
+BRANCH = artefacts.stage("fbi-branch", 1)
+REFINER = artefacts.stage("fbi-refiner", 1)
 
 
 # --- rows ----------------------------------------------------------------------------------------
@@ -184,7 +189,7 @@ def train_fbi_branch(cfg: FBIConfig, backbone_cfg: BackboneConfig, backbone, lab
     sc = dict(model=asdict(cfg.fbi_net(backbone_cfg)), steps=cfg.fbi_steps, batch_size=cfg.batch_size,
               optimizer=cfg.optimizer, lr=cfg.lr, lr_schedule=cfg.lr_schedule, tau=cfg.tau_deg, wild=use_wild,
               train_pool=train_pool, pool_seed=cfg.data_seed, seed=cfg.seed, data=f"{data_id}|backbone:{backbone_id}")
-    ckpt = checkpoint_path("fbi-branch", sc, __name__)
+    ckpt = checkpoint_path("fbi-branch", sc, BRANCH)
     opt = _optimizer(net.parameters(), cfg)
     batches = MixedBatches(lab, wild if use_wild else None, cfg.batch_size, 0.5, seed=cfg.seed, stage=7,
                            pool=train_pool, device=device, pool_seed=cfg.data_seed)
@@ -221,8 +226,8 @@ def refine_images(d: dict, n: int, seed: int = 0):
     ds = d["images"]["train"]
     base = getattr(ds, "ds", ds)                               # the ImageDataset under a CachedImages pool
     idx = eval_indices(len(d["sets"]["train"]), n, seed + 61)
-    key = train.config_hash(dict(data=d["data_id"], split="train", seed=seed, idx=idx.tolist(), use="fbi-refine"))
-    return CachedImages(base, idx, path=train.checkpoint_dir() / "images" / f"train-refine-{key}.pt"), idx
+    path = cache_path("train-refine", data=d["data_id"], split="train", seed=seed, idx=idx.tolist(), use="fbi-refine")
+    return CachedImages(base, idx, path=path), idx
 
 
 @torch.no_grad()
@@ -308,9 +313,9 @@ def train_refiner(x: np.ndarray, y: np.ndarray, cfg: FBIConfig, *, weighted: boo
     model.register_buffer("alpha", torch.tensor(float("nan")))
     cap = cfg.l1_max_exponent if weighted and capped else None
     conf = dict(meta or {}, model=asdict(mcfg), weighted=weighted, eps=cfg.eps if weighted else 0.0,
-                warmup=cfg.warmup if weighted else 0.0, max_exponent=cap, seed=seed, n=len(x),
-                x_sum=float(x.sum()), y_sum=float(y.sum()))
-    ckpt = checkpoint_path(name, conf, __name__)
+                warmup=cfg.warmup if weighted else 0.0, max_exponent=cap, seed=seed,
+                data=artefacts.array_digest(x, y))
+    ckpt = checkpoint_path(name, conf, REFINER)
     model.set_stats(x, y)
     X, Y = torch.as_tensor(x), torch.as_tensor(y)
     idx_fn = batch_indices(len(x), mcfg.batch_size, seed)

@@ -9,13 +9,40 @@ Units: crops are ``R x R`` px; heatmaps ``h = R / 4``; depths are normalised as 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from .. import artefacts
+from ..data import render
 from ..data.images import decode_heatmaps
 from ..models.hourglass import heatmap_to_image
 from ..models.zhou import depth_target
+
+
+# --- the identity of rendered data ---------------------------------------------------------------
+# the behaviour version of a rendered-image cache (what CachedImages stores of a batch)
+IMAGES = artefacts.stage("images", 1)
+
+
+def data_id(sets: dict, resolution: int, render_poses_3d=None) -> str:
+    """The name of the rendered images of ``sets`` ({split: PoseSet}) at ``resolution`` px: the content
+    digest of every split (:func:`posecore.artefacts.poseset_digest`), of the hidden 3D poses the wild
+    bodies are drawn from (``render_poses_3d``) and the renderer's version (``posecore.data.render
+    .VERSION``). The datasets' names stay readable in front."""
+    names = "+".join(sorted({str(p.meta.get("dataset", "")) for p in sets.values()}))
+    content = {"sets": {s: artefacts.poseset_digest(p) for s, p in sorted(sets.items())},
+               "hidden": None if render_poses_3d is None else artefacts.array_digest(render_poses_3d),
+               "renderer": render.VERSION, "resolution": int(resolution)}
+    return f"{names}|R{resolution}|{artefacts.digest(content)}"
+
+
+def cache_path(name: str, **what) -> Path:
+    """Where a :class:`CachedImages` of ``what`` (the data id, split, seed, indices, ...) is kept:
+    ``checkpoint_dir()/images/<name>-<key>.pt`` (:func:`posecore.artefacts.key` of :data:`IMAGES`)."""
+    from .. import train
+    return train.checkpoint_dir() / "images" / f"{name}-{artefacts.key(IMAGES, what)}.pt"
 
 
 # --- a rendered-image cache ----------------------------------------------------------------------
@@ -27,28 +54,30 @@ class CachedImages:
     for an index that was not rendered raises KeyError naming it."""
 
     def __init__(self, ds, indices, chunk: int = 64, path=None, progress: bool = False):
-        from pathlib import Path
         self.ds, self.indices = ds, np.asarray(indices, np.int64)
         self.pos = {int(i): k for k, i in enumerate(self.indices)}
         path = Path(path) if path is not None else None
-        if path is not None and path.exists():
-            blob = torch.load(path, map_location="cpu", weights_only=False)
-            if np.array_equal(blob["indices"], self.indices):
-                self.data = blob["data"]
-                return
+        if path is None:
+            self.data = self._render(ds, chunk)
+            return
+        with artefacts.locked(path):                  # a second process waits, then loads this one's renders
+            if path.exists():
+                blob = torch.load(path, map_location="cpu", weights_only=False)
+                if np.array_equal(blob["indices"], self.indices):
+                    self.data = blob["data"]
+                    return
+            self.data = self._render(ds, chunk)
+            artefacts.atomic_save({"indices": self.indices, "data": self.data}, path)
+
+    def _render(self, ds, chunk: int) -> dict:
         parts = []
         for s in range(0, len(self.indices), chunk):
             b = ds.get_batch(self.indices[s:s + chunk])
             b = {k: (v.detach().cpu() if isinstance(v, torch.Tensor) else np.asarray(v)) for k, v in b.items()}
             b["image"] = (b["image"].clamp(0, 1) * 255).round().to(torch.uint8)
             parts.append(b)
-        self.data = {k: torch.cat([p[k] for p in parts]) if isinstance(parts[0][k], torch.Tensor)
-                     else np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            torch.save({"indices": self.indices, "data": self.data}, tmp)
-            tmp.replace(path)
+        return {k: torch.cat([p[k] for p in parts]) if isinstance(parts[0][k], torch.Tensor)
+                else np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def __len__(self) -> int:
         return len(self.ds)

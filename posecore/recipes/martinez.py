@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import torch
 
-from .. import profiles, train
+from .. import artefacts, profiles
 from ..models.lifter import Standardised, lifter_input, to_target
 from ..models.martinez import MartinezConfig, MartinezNet
-from .regression import train_regressor
+from .regression import REGRESSION, train_regressor
+
+# the behaviour version of how a Martinez lifter is built and fed (posecore.artefacts)
+STAGE = artefacts.stage("martinez", 1, (REGRESSION,))
 
 
 def config(profile: str | None = None, **overrides) -> MartinezConfig:
@@ -35,7 +38,5 @@ def train_lifter(train_set, cfg: MartinezConfig, *, seed: int = 0, name: str = "
         torch.manual_seed(seed)
         model = Standardised(MartinezNet(cfg), x.shape[1], y.shape[1])
     meta = {"dataset": s.meta.get("dataset", "")} | ({"norm": norm} if norm != "pixel" else {})
-    # the checkpoint also names this file's code (how the net is built and fed), not only the loop's
-    meta["recipe_code"] = train.code_digest(__name__)
-    hist = train_regressor(model, x, y, cfg, seed=seed, name=name, progress=progress, config=meta)
+    hist = train_regressor(model, x, y, cfg, seed=seed, name=name, progress=progress, config=meta, stage=STAGE)
     return model, hist

@@ -8,10 +8,13 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from .. import train
+from .. import artefacts, train
 from ..models.lifter import Standardised
 from ..models.martinez import apply_max_norm
 from . import checkpoint_path
+
+# the behaviour version of the regression trainer (posecore.artefacts: bump it when what it computes changes)
+REGRESSION = artefacts.stage("regression", 1)
 
 
 def batch_indices(n: int, batch_size: int, seed: int):
@@ -27,12 +30,15 @@ def batch_indices(n: int, batch_size: int, seed: int):
 
 
 def train_regressor(model: Standardised, x: np.ndarray, y: np.ndarray, cfg, *, seed: int = 0, name: str = "lifter",
-                    config: dict | None = None, after_step=None, progress: bool = True) -> list[dict]:
+                    config: dict | None = None, after_step=None, progress: bool = True,
+                    stage: artefacts.Stage = REGRESSION) -> list[dict]:
     """Train ``model`` on (N, D_in) -> (N, D_out) pairs; loads the finished checkpoint when present.
-    ``cfg`` has lr, lr_decay, decay_steps, batch_size, num_steps, max_norm. Returns the history."""
+    ``cfg`` has lr, lr_decay, decay_steps, batch_size, num_steps, max_norm; ``stage``: the caller's
+    :class:`~posecore.artefacts.Stage` (with :data:`REGRESSION` upstream), which keys the checkpoint
+    together with ``config`` and the content of ``x`` and ``y``. Returns the history."""
     assert x.ndim == 2 and y.ndim == 2 and len(x) == len(y), f"train_regressor: x {x.shape}, y {y.shape}"
-    config = dict(config or {}, **asdict(cfg), seed=seed, n=len(x), x_sum=float(x.sum()), y_sum=float(y.sum()))
-    ckpt = checkpoint_path(name, config, __name__)
+    config = dict(config or {}, **asdict(cfg), seed=seed, data=artefacts.array_digest(x, y))
+    ckpt = checkpoint_path(name, config, stage)
     model.set_stats(x, y)
     X, Y = torch.as_tensor(x), torch.as_tensor(y)
     idx_fn = batch_indices(len(x), cfg.batch_size, seed)

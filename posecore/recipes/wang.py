@@ -8,11 +8,16 @@ import numpy as np
 import torch
 
 from .. import geometric_search as gs
-from .. import profiles, train
+from .. import artefacts, profiles
 from ..models.lifter import lifter_input, predict, to_target
 from ..models.wang import J2, WangConfig, WangLifter, right_view, sized
 from . import martinez
-from .regression import train_regressor
+from .regression import REGRESSION, train_regressor
+
+# the behaviour versions of Wang's two subnetworks (posecore.artefacts); the reconstruction starts
+# from the synthesis network's outputs
+SYNTH = artefacts.stage("wang-synth", 1, (REGRESSION,))
+RECON = artefacts.stage("wang-recon", 1, (SYNTH,))
 
 
 def config(profile: str | None = None, **overrides) -> WangConfig:
@@ -38,16 +43,16 @@ def train_wang(train_set, cfg: WangConfig, *, seed: int = 0, name: str = "wang",
     with torch.random.fork_rng(devices=[]):                           # initial weights: a function of seed only
         torch.manual_seed(seed)
         lifter = WangLifter(cfg)
-    meta = {"dataset": s.meta.get("dataset", ""), "dx": cfg.dx, "norm": cfg.norm, "stereo": cfg.stereo,
-            "recipe_code": train.code_digest(__name__)}   # the checkpoints name this file's code too
+    meta = {"dataset": s.meta.get("dataset", ""), "dx": cfg.dx, "norm": cfg.norm, "stereo": cfg.stereo}
     target = lifter.second_input(left, right)                                          # right view or disparity
     h_syn = train_regressor(lifter.synth, left, target, sized(cfg.net, J2, J2), seed=seed, name=f"{name}-synth",
-                            config=meta, progress=progress)
+                            config=meta, progress=progress, stage=SYNTH)
     second = target if oracle else predict(lifter.synth, left)                         # frozen synthesis
     x = np.concatenate([left, second], 1)                                              # (N, 68)
     y = to_target(s.poses_3d)
     h_rec = train_regressor(lifter.recon, x, y, sized(cfg.net, 2 * J2, y.shape[1]), seed=seed + 1,
-                            name=f"{name}-recon", config=dict(meta, oracle=oracle), progress=progress)
+                            name=f"{name}-recon", config=dict(meta, oracle=oracle), progress=progress,
+                            stage=RECON)
     return lifter, {"synth": h_syn, "recon": h_rec}
 
 

@@ -32,7 +32,7 @@ from .. import metrics, profiles, train
 from ..data.images import decode_heatmaps
 from ..evaluate import evaluate_images
 from ..models.hourglass import heatmap_to_image
-from ..models.probe import ProbeConfig, ProbeMLP, body_frame, windows
+from ..models.probe import ProbeConfig, ProbeMLP, body_frame
 from ..models.zhou import canonical_bone_sum, pose_3d
 from . import wang as wang_recipe
 from . import zhou as zhou_recipe

@@ -30,11 +30,10 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, replace
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import profiles, train
+from .. import artefacts, profiles, train
 from ..evaluate import evaluate_images
 from ..losses import LAMBDA_REG, depth_loss, heatmap_loss
 from ..models.hourglass import heatmap_to_image
@@ -43,6 +42,11 @@ from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_sum
 from . import checkpoint_path
 from .backbone import BackboneConfig
 from .images import MixedBatches, predict
+
+# the behaviour versions of Yang's two stages (posecore.artefacts); both start from the shared backbone
+# (its key is part of the data), the adversarial stage from the supervised one
+SUPERVISED = artefacts.stage("yang-supervised", 1)
+ADVERSARIAL = artefacts.stage("yang-adversarial", 1, (SUPERVISED,))
 
 
 # --- rows of Table 2 -------------------------------------------------------------------------------
@@ -259,7 +263,7 @@ def train_supervised(G: ZhouNet, cfg: YangConfig, backbone_cfg: BackboneConfig, 
     learns (the hourglass's parameters are frozen and its BatchNorm statistics kept). Trains or loads
     ``G``; returns the history."""
     sc = _stage_config(cfg, backbone_cfg, data_id, "supervised", steps=cfg.stage2_steps, fix_2d=fix_2d)
-    ckpt = checkpoint_path(f"{name}-supervised", sc, __name__)
+    ckpt = checkpoint_path(f"{name}-supervised", sc, SUPERVISED)
     _freeze_2d(G, fix_2d)
     opt = _optimizer(G.parameters(), cfg)
     batches = _batches(lab, wild, cfg, 2, device)
@@ -354,7 +358,7 @@ def train_adversarial(G: ZhouNet, variant: Variant, cfg: YangConfig, backbone_cf
                        sources=list(variant.sources) if D is not None else [], fix_2d=variant.fix_2d,
                        lambda_adv=lam, d_lr=cfg.d_lr, d_width=cfg.d_width, beta=cfg.soft_argmax_beta,
                        curve_every=cfg.curve_every, n_curve=cfg.n_curve)
-    ckpt = checkpoint_path(f"{name}-adversarial", sc, __name__)
+    ckpt = checkpoint_path(f"{name}-adversarial", sc, ADVERSARIAL)
     _freeze_2d(G, variant.fix_2d)
     opt_g = _optimizer(G.parameters(), cfg)
     models, opts = {"G": G}, {"G": opt_g}

@@ -22,13 +22,21 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from .. import profiles, train
+from .. import artefacts, profiles, train
 from ..evaluate import evaluate_images
 from ..losses import LAMBDA_GEO, LAMBDA_REG, depth_loss, geometric_loss, heatmap_loss
 from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_lengths, canonical_bone_sum
 from . import checkpoint_path
 from .backbone import BackboneConfig
-from .images import CachedImages, MixedBatches, eval_indices, pool_indices, predict
+from .images import CachedImages, MixedBatches, cache_path, eval_indices, pool_indices, predict
+from .images import data_id as images_data_id
+
+# the behaviour versions of Zhou's three stages (posecore.artefacts: bump one when what it computes
+# changes); each starts from the one before (stage 1 is the shared backbone when one is given, and the
+# backbone's own key is then part of the data)
+_S1 = artefacts.stage("zhou-stage1", 1)
+_S2 = artefacts.stage("zhou-stage2", 1, (_S1,))
+STAGES = {1: _S1, 2: _S2, 3: artefacts.stage("zhou-stage3", 1, (_S2,))}
 
 
 # --- variants and configuration -------------------------------------------------------------------
@@ -139,7 +147,7 @@ def stage_config(cfg: ImageTrainConfig, variant: Variant, stage: int, data_id: s
 
 def stage_checkpoint(cfg: ImageTrainConfig, variant: Variant, stage: int, data_id: str, name: str = "zhou"):
     sc = stage_config(cfg, variant, stage, data_id)
-    return checkpoint_path(f"{name}-stage{stage}", sc, __name__), sc
+    return checkpoint_path(f"{name}-stage{stage}", sc, STAGES[stage]), sc
 
 
 def train_variant(variant: Variant | str, cfg: ImageTrainConfig, lab, wild, canonical, *, name: str = "zhou",
@@ -280,7 +288,7 @@ def load_data(cfg: RunConfig, backbone: BackboneConfig, dataset: str = "synth", 
     idx = {"test": eval_indices(len(sets["test"]), cfg.n_eval_lab, cfg.data_seed),
            "wild_test": wild_ok[eval_indices(len(wild_ok), cfg.n_eval_wild, cfg.data_seed)],
            "wild_train": outside[eval_indices(len(outside), cfg.n_eval_wild_2d, cfg.data_seed)]}
-    data_id = "|".join(f"{s}:{p.meta.get('dataset', dataset)}:{len(p)}" for s, p in sets.items()) + f"|R{R}"
+    data_id = images_data_id(sets, R, hidden)
     if cache:
         need = {"train": pools["train"] if cfg.train_pool > 0 else None,
                 "wild_train": np.union1d(pools["wild_train"], idx["wild_train"]) if cfg.train_pool > 0 else None,
@@ -288,9 +296,9 @@ def load_data(cfg: RunConfig, backbone: BackboneConfig, dataset: str = "synth", 
         for s, ind in need.items():
             if ind is None:
                 continue
-            key = train.config_hash(dict(data=data_id, split=s, seed=cfg.data_seed, idx=ind.tolist()))
             t0 = time.perf_counter()
-            ds[s] = CachedImages(ds[s], ind, path=train.checkpoint_dir() / "images" / f"{s}-{key}.pt")
+            path = cache_path(s, data=data_id, split=s, seed=cfg.data_seed, idx=ind.tolist())
+            ds[s] = CachedImages(ds[s], ind, path=path)
             if progress:
                 print(f"{s}: {len(ind)} images ready in {time.perf_counter() - t0:.1f} s")
     return dict(sets=sets, images=ds, canonical=canonical, eval_idx=idx, data_id=data_id, pools=pools,
