@@ -32,6 +32,7 @@ from ..losses import heatmap_loss
 from ..models.hourglass import HourglassConfig, StackedHourglass, heatmap_to_image
 from ..skeleton import FLIP_PERMUTATION
 from . import checkpoint_path
+from .images import optimizer, schedulers, train_stage
 
 # the behaviour version of this recipe's training (posecore.artefacts: bump it when what it computes changes)
 STAGE = artefacts.stage("backbone", 1)
@@ -203,12 +204,6 @@ def evaluate_2d(pred_2d, gt_2d, visible) -> dict:
 
 
 # --- training -------------------------------------------------------------------------------------
-def _optimizer(params, cfg: BackboneConfig):
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr)
-    return torch.optim.RMSprop(params, lr=cfg.lr)
-
-
 def stage_config(cfg: BackboneConfig, data_id: str, precision: str) -> dict:
     """What the backbone's checkpoint is keyed by (with :data:`STAGE`): ``cfg``, the data's id and the
     resolved ``precision`` (bf16 and fp32 runs train different weights)."""
@@ -231,11 +226,8 @@ def train_backbone(cfg: BackboneConfig, lab, wild, eval_sets: dict | None = None
     mode, history)."""
     train.seed_everything(cfg.seed)
     net = StackedHourglass(cfg.hourglass()).to(device)
-    opt = _optimizer(net.parameters(), cfg)
-    scheds = {}
-    if cfg.lr_schedule == "onecycle":
-        scheds["lr"] = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
-                                                           pct_start=0.05)
+    opt = optimizer(net.parameters(), cfg.optimizer, cfg.lr)
+    scheds = schedulers(opt, cfg.lr_schedule, cfg.lr, cfg.steps)
     batches = FreshBatches(lab, wild, cfg.batch_size, cfg.wild_fraction, cfg.flip, cfg.seed, device)
     eval_sets = eval_sets or {}
     precision = train.resolve_precision(cfg.precision, device)
@@ -255,14 +247,9 @@ def train_backbone(cfg: BackboneConfig, lab, wild, eval_sets: dict | None = None
         return logs
 
     ckpt, sc = checkpoint(cfg, data_id, name, device)
-
-    def run():
-        train.seed_everything(cfg.seed + 1)
-        return train.fit(step_fn, batches, models={"model": net}, optimizers={"opt": opt}, schedulers=scheds,
-                         num_steps=cfg.steps, checkpoint=ckpt, config=sc,
-                         checkpoint_every=max(50, min(cfg.steps // 8, 1000)), log_every=10,
-                         desc="2D backbone", progress=progress)
-    history = train.load_or_train(ckpt, {"model": net}, run, sc)
+    history = train_stage(step_fn, batches, models={"model": net}, optimizers={"opt": opt}, schedulers=scheds,
+                          steps=cfg.steps, checkpoint=ckpt, config=sc, seed=cfg.seed + 1, desc="2D backbone",
+                          progress=progress, checkpoint_every=max(50, min(cfg.steps // 8, 1000)))
     net.eval()
     return net, history
 

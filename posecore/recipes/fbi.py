@@ -29,18 +29,19 @@ from ..models.fbi import (DEFAULT_TAU_DEG, FBINet, FBINetConfig, fbi_labels, fbi
                           weighted_regression_loss)
 from ..models.hourglass import heatmap_to_image
 from ..models.lifter import Standardised, from_output, predict as predict_mlp, to_target
-from ..models.martinez import MartinezConfig, MartinezNet, apply_max_norm
+from ..models.martinez import MartinezConfig, MartinezNet
 from ..data.images import decode_heatmaps
 from ..skeleton import bone_lengths
 from . import checkpoint_path
 from .backbone import BackboneConfig
-from .images import CachedImages, MixedBatches, cache_path, eval_indices
-from .regression import batch_indices
+from .images import CachedImages, MixedBatches, cache_path, eval_indices, optimizer, schedulers, train_stage
+from .regression import REGRESSION, train_regressor
 
 # the behaviour versions of the FBI branch and the refinement regressor (posecore.artefacts); the
-# refiner's inputs (the branches' outputs) are part of its data digest
+# refiner's inputs (the branches' outputs) are part of its data digest, and it trains through the
+# regression trainer (its upstream)
 BRANCH = artefacts.stage("fbi-branch", 1)
-REFINER = artefacts.stage("fbi-refiner", 1)
+REFINER = artefacts.stage("fbi-refiner", 1, (REGRESSION,))
 
 
 # --- rows ----------------------------------------------------------------------------------------
@@ -171,10 +172,6 @@ def batch_fbi_labels(batch: dict, wild_poses_3d=None, tau_deg: float = DEFAULT_T
     return torch.as_tensor(lab, device=dev), torch.as_tensor(rows, device=dev)
 
 
-def _optimizer(params, cfg: FBIConfig):
-    return torch.optim.Adam(params, lr=cfg.lr) if cfg.optimizer == "adam" else torch.optim.RMSprop(params, lr=cfg.lr)
-
-
 def train_fbi_branch(cfg: FBIConfig, backbone_cfg: BackboneConfig, backbone, lab, wild=None, *, data_id: str,
                      wild_poses_3d=None, train_pool: int = 0, device="cpu", progress: bool = True) -> tuple:
     """Train (or load) the FBI branch from a copy of the shared ``backbone`` (``(state, id)``): batches
@@ -190,12 +187,9 @@ def train_fbi_branch(cfg: FBIConfig, backbone_cfg: BackboneConfig, backbone, lab
               optimizer=cfg.optimizer, lr=cfg.lr, lr_schedule=cfg.lr_schedule, tau=cfg.tau_deg, wild=use_wild,
               train_pool=train_pool, pool_seed=cfg.data_seed, seed=cfg.seed, data=f"{data_id}|backbone:{backbone_id}")
     ckpt = checkpoint_path("fbi-branch", sc, BRANCH)
-    opt = _optimizer(net.parameters(), cfg)
+    opt = optimizer(net.parameters(), cfg.optimizer, cfg.lr)
     batches = MixedBatches(lab, wild if use_wild else None, cfg.batch_size, 0.5, seed=cfg.seed, stage=7,
                            pool=train_pool, device=device, pool_seed=cfg.data_seed)
-    scheds = {}
-    if cfg.lr_schedule == "cosine":
-        scheds["lr"] = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.fbi_steps, 1), eta_min=0.05 * cfg.lr)
 
     def step_fn(batch, step):
         labels, rows = batch_fbi_labels(batch, wild_poses_3d if use_wild else None, cfg.tau_deg)
@@ -208,13 +202,10 @@ def train_fbi_branch(cfg: FBIConfig, backbone_cfg: BackboneConfig, backbone, lab
             acc = (out["fbi_logits"].argmax(-1) == labels)[rows].float().mean().item()
         return {"loss": loss.item(), "acc": acc}
 
-    def run():
-        train.seed_everything(cfg.seed + 7)
-        return train.fit(step_fn, batches, models={"net": net}, optimizers={"opt": opt}, schedulers=scheds,
-                         num_steps=cfg.fbi_steps, checkpoint=ckpt, config=sc,
-                         checkpoint_every=max(50, cfg.fbi_steps // 4), log_every=10,
-                         desc=f"FBI branch{' (+ wild labels)' if use_wild else ''}", progress=progress)
-    hist = train.load_or_train(ckpt, {"net": net}, run, sc)
+    hist = train_stage(step_fn, batches, models={"net": net}, optimizers={"opt": opt},
+                       schedulers=schedulers(opt, cfg.lr_schedule, cfg.lr, cfg.fbi_steps), steps=cfg.fbi_steps,
+                       checkpoint=ckpt, config=sc, seed=cfg.seed + 7,
+                       desc=f"FBI branch{' (+ wild labels)' if use_wild else ''}", progress=progress)
     net.eval()
     return net, hist
 
@@ -299,8 +290,9 @@ def row_input(row: Row, outs: dict) -> np.ndarray:
 def train_refiner(x: np.ndarray, y: np.ndarray, cfg: FBIConfig, *, weighted: bool, capped: bool = True, seed: int = 0,
                   name: str = "fbi-refiner", meta: dict | None = None, progress: bool = True) -> tuple:
     """The refinement regressor on (N, D) inputs -> (N, 48) root-relative 3D mm (:func:`to_target`):
-    a standardised Martinez network with two residual blocks, Adam, exponential decay, max-norm (as
-    :func:`posecore.recipes.regression.train_regressor`). Per-sample L0 = mean squared error over the
+    a standardised Martinez network with two residual blocks trained by
+    :func:`posecore.recipes.regression.train_regressor` (Adam, exponential decay, max-norm) with this
+    paper's loss as its ``loss_fn``. Per-sample L0 = mean squared error over the
     standardised coordinates. ``weighted``: the first ``cfg.warmup`` of the steps minimise L0 alone;
     then alpha = 1 - (mean L0 over the whole training set, eval mode) is fixed (a buffer saved in the
     checkpoint) and the loss is :func:`weighted_regression_loss` (eps = ``cfg.eps``, L1's exponent
@@ -315,41 +307,21 @@ def train_refiner(x: np.ndarray, y: np.ndarray, cfg: FBIConfig, *, weighted: boo
     conf = dict(meta or {}, model=asdict(mcfg), weighted=weighted, eps=cfg.eps if weighted else 0.0,
                 warmup=cfg.warmup if weighted else 0.0, max_exponent=cap, seed=seed,
                 data=artefacts.array_digest(x, y))
-    ckpt = checkpoint_path(name, conf, REFINER)
-    model.set_stats(x, y)
     X, Y = torch.as_tensor(x), torch.as_tensor(y)
-    idx_fn = batch_indices(len(x), mcfg.batch_size, seed)
-    opt = torch.optim.Adam(model.parameters(), lr=mcfg.lr, fused=True)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=mcfg.lr_decay ** (1.0 / mcfg.decay_steps))
     warm = int(round(cfg.warmup * mcfg.num_steps)) if weighted else mcfg.num_steps
 
-    def step_fn(batch, step):
+    def loss_fn(step, xb, yb):
         if weighted and step > warm and not torch.isfinite(model.alpha):
             with torch.no_grad():
                 model.eval()
                 l0_all = ((model(X, normalised_output=True) - model.normalise_y(Y)) ** 2).mean(1)
                 model.alpha.fill_(1.0 - float(l0_all.mean()))
                 model.train()
-        xb, yb = batch
         l0 = ((model(xb, normalised_output=True) - model.normalise_y(yb)) ** 2).mean(1)     # (B,) per sample
         loss = weighted_regression_loss(l0, float(model.alpha), cfg.eps, cap) if step > warm else l0.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        apply_max_norm(model.net, mcfg.max_norm)
-        return {"loss": loss.item(), "l0": l0.mean().item()}
-
-    def batch_fn(step):
-        i = torch.as_tensor(idx_fn(step))
-        return X[i], Y[i]
-
-    def run():
-        train.seed_everything(seed)
-        return train.fit(step_fn, batch_fn, models={"model": model}, optimizers={"opt": opt},
-                         schedulers={"lr": sched}, num_steps=mcfg.num_steps, checkpoint=ckpt, config=conf,
-                         checkpoint_every=max(100, mcfg.num_steps // 4), desc=name, progress=progress)
-    hist = train.load_or_train(ckpt, {"model": model}, run, conf)
-    model.eval()
+        return loss, {"loss": loss.detach(), "l0": l0.detach().mean()}
+    hist = train_regressor(model, x, y, mcfg, seed=seed, name=name, progress=progress, stage=REFINER,
+                           loss_fn=loss_fn, key_config=conf)
     alpha = float(model.alpha)
     return model, hist, (alpha if np.isfinite(alpha) else None)
 

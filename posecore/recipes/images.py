@@ -1,5 +1,5 @@
-"""Shared machinery of the image recipes (Zhou, and later Yang, FBI and Wang's image network): a
-rendered-image cache, deterministic mixed lab/wild mini-batches with depth targets, fixed training
+"""Shared machinery of the image recipes (the backbone, Zhou, Yang, FBI and Wang's image network): the
+stage runner (optimiser, schedule, seeded fit, checkpoint), a rendered-image cache, deterministic mixed lab/wild mini-batches with depth targets, fixed training
 pools and evaluation subsets, and batched inference of a heatmap + depth network over an
 :class:`~posecore.data.images.ImageDataset`.
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import artefacts
+from .. import artefacts, train
 from ..data import render
 from ..data.images import decode_heatmaps
 from ..models.hourglass import heatmap_to_image
@@ -41,7 +41,6 @@ def data_id(sets: dict, resolution: int, render_poses_3d=None) -> str:
 def cache_path(name: str, **what) -> Path:
     """Where a :class:`CachedImages` of ``what`` (the data id, split, seed, indices, ...) is kept:
     ``checkpoint_dir()/images/<name>-<key>.pt`` (:func:`posecore.artefacts.key` of :data:`IMAGES`)."""
-    from .. import train
     return train.checkpoint_dir() / "images" / f"{name}-{artefacts.key(IMAGES, what)}.pt"
 
 
@@ -90,6 +89,51 @@ class CachedImages:
         out = {k: (v[rows] if isinstance(v, torch.Tensor) else v[rows.numpy()]) for k, v in self.data.items()}
         out["image"] = out["image"].float() / 255.0
         return out
+
+
+# --- the stage runner ----------------------------------------------------------------------------
+def optimizer(params, name: str, lr: float) -> torch.optim.Optimizer:
+    """'adam' (Adam, torch's defaults) or 'rmsprop' (RMSprop, torch's defaults, as Newell et al.'s
+    hourglass and Zhou et al.) over ``params``."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    raise ValueError(f"optimizer: 'adam' or 'rmsprop', got {name!r}")
+
+
+def schedulers(opt, name: str, lr: float, steps: int) -> dict:
+    """``{'lr': scheduler}`` for :func:`posecore.train.fit`: 'constant' (none), 'cosine' (cosine decay to
+    5 % of ``lr`` over ``steps``) or 'onecycle' (linear warm-up over the first 5 %, cosine decay to ~0)."""
+    if name == "constant":
+        return {}
+    if name == "cosine":
+        return {"lr": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1), eta_min=0.05 * lr)}
+    if name == "onecycle":
+        return {"lr": torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)}
+    raise ValueError(f"schedulers: 'constant', 'cosine' or 'onecycle', got {name!r}")
+
+
+def train_stage(step_fn, batches, *, models: dict, optimizers: dict, schedulers: dict, steps: int, checkpoint,
+                config: dict, seed: int, desc: str, progress: bool = True, checkpoint_every: int | None = None,
+                callbacks=(), first_log=None) -> list[dict]:
+    """One training stage of an image recipe: load its finished ``checkpoint`` (keyed ``config``), or
+    seed everything with ``seed``, and run :func:`posecore.train.fit` for ``steps`` (logging every
+    10 steps, checkpointing every ``checkpoint_every``, default a quarter of the run and at least 50
+    steps); ``first_log() -> dict``, called after seeding, is logged as step 0 (the start of a curve).
+    A recipe writes only its ``step_fn`` (the paper's losses). Returns the history."""
+    every = checkpoint_every or max(50, steps // 4)
+
+    def run():
+        train.seed_everything(seed)
+        first = first_log() if first_log is not None else None
+        hist = train.fit(step_fn, batches, models=models, optimizers=optimizers, schedulers=schedulers,
+                         num_steps=steps, checkpoint=checkpoint, config=config, checkpoint_every=every,
+                         log_every=10, callbacks=callbacks, desc=desc, progress=progress)
+        if first is not None and not any(h.get("step") == 0 for h in hist):
+            hist.insert(0, {"step": 0, **first})
+        return hist
+    return train.load_or_train(checkpoint, models, run, config)
 
 
 # --- mixed mini-batches ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""Supervised training of a Martinez-style regressor (shared by Martinez, Wang's two subnetworks and
-any later MLP on 2D poses): deterministic epoch-wise batches, L2 on standardised targets, Adam with
-exponential learning-rate decay, max-norm after each step, through :func:`posecore.train.fit`."""
+"""Supervised training of a Martinez-style regressor (shared by Martinez, Wang's two subnetworks, the
+FBI paper's refiner and any later MLP on 2D poses): deterministic epoch-wise batches, L2 on
+standardised targets (or the caller's loss), Adam with exponential learning-rate decay, max-norm after
+each step, through :func:`posecore.train.fit`."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -31,13 +32,17 @@ def batch_indices(n: int, batch_size: int, seed: int):
 
 def train_regressor(model: Standardised, x: np.ndarray, y: np.ndarray, cfg, *, seed: int = 0, name: str = "lifter",
                     config: dict | None = None, after_step=None, progress: bool = True,
-                    stage: artefacts.Stage = REGRESSION) -> list[dict]:
+                    stage: artefacts.Stage = REGRESSION, loss_fn=None, key_config: dict | None = None) -> list[dict]:
     """Train ``model`` on (N, D_in) -> (N, D_out) pairs; loads the finished checkpoint when present.
     ``cfg`` has lr, lr_decay, decay_steps, batch_size, num_steps, max_norm; ``stage``: the caller's
     :class:`~posecore.artefacts.Stage` (with :data:`REGRESSION` upstream), which keys the checkpoint
-    together with ``config`` and the content of ``x`` and ``y``. Returns the history."""
+    together with ``config`` and the content of ``x`` and ``y`` (or with ``key_config`` alone, which
+    must then hold all of them). ``loss_fn(step, xb, yb) -> (loss, logs)`` replaces the default
+    loss, the mean squared error over the standardised targets (logged as ``loss``). Returns the
+    history."""
     assert x.ndim == 2 and y.ndim == 2 and len(x) == len(y), f"train_regressor: x {x.shape}, y {y.shape}"
-    config = dict(config or {}, **asdict(cfg), seed=seed, data=artefacts.array_digest(x, y))
+    config = key_config if key_config is not None else \
+        dict(config or {}, **asdict(cfg), seed=seed, data=artefacts.array_digest(x, y))
     ckpt = checkpoint_path(name, config, stage)
     model.set_stats(x, y)
     X, Y = torch.as_tensor(x), torch.as_tensor(y)
@@ -48,14 +53,18 @@ def train_regressor(model: Standardised, x: np.ndarray, y: np.ndarray, cfg, *, s
 
     def step_fn(batch, step):
         xb, yb = batch
-        loss = ((model(xb, normalised_output=True) - model.normalise_y(yb)) ** 2).mean()
+        if loss_fn is None:
+            loss = ((model(xb, normalised_output=True) - model.normalise_y(yb)) ** 2).mean()
+            logs = {"loss": loss.detach()}
+        else:
+            loss, logs = loss_fn(step, xb, yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         apply_max_norm(model.net, cfg.max_norm)
         if after_step is not None:
             after_step(model)
-        return {"loss": loss.item()}
+        return {k: float(v) for k, v in logs.items()}
 
     def batch_fn(step):
         i = torch.as_tensor(idx_fn(step))

@@ -41,7 +41,7 @@ from ..models.yang import SOURCES, DiscriminatorConfig, MultiSourceDiscriminator
 from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_sum
 from . import checkpoint_path
 from .backbone import BackboneConfig
-from .images import MixedBatches, predict
+from .images import MixedBatches, optimizer, predict, schedulers, train_stage
 
 # the behaviour versions of Yang's two stages (posecore.artefacts); both start from the shared backbone
 # (its key is part of the data), the adversarial stage from the supervised one
@@ -228,14 +228,8 @@ def _cat_inputs(a: dict, b: dict) -> dict:
 
 # --- stages ----------------------------------------------------------------------------------------
 def _optimizer(params, cfg: YangConfig):
-    params = [p for p in params if p.requires_grad]
-    return torch.optim.Adam(params, lr=cfg.lr) if cfg.optimizer == "adam" else torch.optim.RMSprop(params, lr=cfg.lr)
-
-
-def _schedulers(opt, cfg: YangConfig, steps: int) -> dict:
-    if cfg.lr_schedule != "cosine":
-        return {}
-    return {"lr": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1), eta_min=0.05 * cfg.lr)}
+    """G's optimiser over its trainable parameters (the 'fix 2D' rows freeze the hourglass)."""
+    return optimizer([p for p in params if p.requires_grad], cfg.optimizer, cfg.lr)
 
 
 def _freeze_2d(G: ZhouNet, fix_2d: bool) -> None:
@@ -278,13 +272,10 @@ def train_supervised(G: ZhouNet, cfg: YangConfig, backbone_cfg: BackboneConfig, 
         opt.step()
         return {"loss": loss.item(), **logs}
 
-    def run():
-        train.seed_everything(cfg.seed + 2)
-        return train.fit(step_fn, batches, models={"G": G}, optimizers={"G": opt},
-                         schedulers=_schedulers(opt, cfg, cfg.stage2_steps), num_steps=cfg.stage2_steps,
-                         checkpoint=ckpt, config=sc, checkpoint_every=max(50, cfg.stage2_steps // 4), log_every=10,
-                         desc=f"yang supervised{' (fix 2D)' if fix_2d else ''}", progress=progress)
-    hist = train.load_or_train(ckpt, {"G": G}, run, sc)
+    hist = train_stage(step_fn, batches, models={"G": G}, optimizers={"G": opt},
+                       schedulers=schedulers(opt, cfg.lr_schedule, cfg.lr, cfg.stage2_steps), steps=cfg.stage2_steps,
+                       checkpoint=ckpt, config=sc, seed=cfg.seed + 2,
+                       desc=f"yang supervised{' (fix 2D)' if fix_2d else ''}", progress=progress)
     _freeze_2d(G, False)
     return hist
 
@@ -378,19 +369,14 @@ def train_adversarial(G: ZhouNet, variant: Variant, cfg: YangConfig, backbone_cf
             return logs
         callbacks.append(train.EvalCallback(evaluate, cfg.curve_every))
 
-    def run():
-        train.seed_everything(cfg.seed + 3)
-        if curve_fn is not None and cfg.curve_every > 0:
-            G.eval()
-            first = {"step": 0, **curve_fn(G)}                  # the start of the curve
-        hist = train.fit(step_fn, _batches(lab, wild, cfg, 3, device), models=models, optimizers=opts,
-                         schedulers=_schedulers(opt_g, cfg, cfg.adv_steps), num_steps=cfg.adv_steps,
-                         checkpoint=ckpt, config=sc, checkpoint_every=max(50, cfg.adv_steps // 4), log_every=10,
-                         callbacks=callbacks, desc=f"yang {variant.name}", progress=progress)
-        if curve_fn is not None and cfg.curve_every > 0 and not any(h.get("step") == 0 for h in hist):
-            hist.insert(0, first)
-        return hist
-    hist = train.load_or_train(ckpt, models, run, sc)
+    def start_of_curve():
+        G.eval()
+        return curve_fn(G)
+    hist = train_stage(step_fn, _batches(lab, wild, cfg, 3, device), models=models, optimizers=opts,
+                       schedulers=schedulers(opt_g, cfg.lr_schedule, cfg.lr, cfg.adv_steps), steps=cfg.adv_steps,
+                       checkpoint=ckpt, config=sc, seed=cfg.seed + 3, callbacks=callbacks,
+                       first_log=start_of_curve if callbacks else None, desc=f"yang {variant.name}",
+                       progress=progress)
     _freeze_2d(G, False)
     return D, hist
 

@@ -28,7 +28,8 @@ from ..losses import LAMBDA_GEO, LAMBDA_REG, depth_loss, geometric_loss, heatmap
 from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_lengths, canonical_bone_sum
 from . import checkpoint_path
 from .backbone import BackboneConfig
-from .images import CachedImages, MixedBatches, cache_path, eval_indices, pool_indices, predict
+from .images import (CachedImages, MixedBatches, cache_path, eval_indices, optimizer, pool_indices, predict,
+                     schedulers, train_stage)
 from .images import data_id as images_data_id
 
 # the behaviour versions of Zhou's three stages (posecore.artefacts: bump one when what it computes
@@ -83,12 +84,6 @@ class ImageTrainConfig:
             raise ValueError(f"ImageTrainConfig.optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
         if self.batch_size < 2:
             raise ValueError(f"ImageTrainConfig.batch_size must be >= 2, got {self.batch_size}")
-
-
-def _optimizer(params, cfg: ImageTrainConfig):
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr)
-    return torch.optim.RMSprop(params, lr=cfg.lr)
 
 
 # --- the three stages -----------------------------------------------------------------------------
@@ -176,23 +171,15 @@ def train_variant(variant: Variant | str, cfg: ImageTrainConfig, lab, wild, cano
             continue
         ckpt, sc = stage_checkpoint(cfg, variant, stage, data_id, name)
         params = model.parameters_2d() if stage == 1 else model.parameters()
-        opt = _optimizer(params, cfg)
+        opt = optimizer(params, cfg.optimizer, cfg.lr)
         batches = MixedBatches(lab, wild if variant.use_wild else None, cfg.batch_size, cfg.wild_fraction,
                                seed=cfg.seed, stage=stage, pool=cfg.train_pool, device=device,
                                pool_seed=cfg.pool_seed)
-        step_fn = make_step_fn(model, opt, stage, cfg, canonical, variant)
-        scheds = {}
-        if cfg.lr_schedule == "cosine":
-            scheds["lr"] = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps[stage], 1),
-                                                                      eta_min=0.05 * cfg.lr)
-
-        def run(stage=stage, step_fn=step_fn, batches=batches, opt=opt, ckpt=ckpt, sc=sc, scheds=scheds):
-            train.seed_everything(cfg.seed + stage)
-            return train.fit(step_fn, batches, models={"model": model}, optimizers={"opt": opt},
-                             schedulers=scheds, num_steps=steps[stage], checkpoint=ckpt, config=sc,
-                             checkpoint_every=max(50, steps[stage] // 4), log_every=10,
-                             desc=f"{variant.name} stage {stage}", progress=progress)
-        histories[stage] = train.load_or_train(ckpt, {"model": model}, run, sc)
+        histories[stage] = train_stage(make_step_fn(model, opt, stage, cfg, canonical, variant), batches,
+                                       models={"model": model}, optimizers={"opt": opt},
+                                       schedulers=schedulers(opt, cfg.lr_schedule, cfg.lr, steps[stage]),
+                                       steps=steps[stage], checkpoint=ckpt, config=sc, seed=cfg.seed + stage,
+                                       desc=f"{variant.name} stage {stage}", progress=progress)
     model.eval()
     return model, histories
 
