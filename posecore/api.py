@@ -220,8 +220,7 @@ def load_image_model(model: str = "yang", checkpoint=None) -> Callable:
     :func:`default_image_export`): ``f(images) -> dict(joints_2d (N, 17, 2) crop px, depth (N, 17)
     normalised, pose_3d (N, 17, 3) root-relative mm scaled to the canonical bone-length sum)``;
     ``images``: (N, 3, R, R) floats in [0, 1] or (N, R, R, 3) uint8, R the network's resolution."""
-    from .data.images import decode_heatmaps
-    from .models.hourglass import heatmap_to_image
+    from .data.images import decode_joints
     from .models.zhou import ZhouConfig, ZhouNet, pose_3d
 
     if model not in IMAGE_KINDS:
@@ -243,9 +242,7 @@ def load_image_model(model: str = "yang", checkpoint=None) -> Callable:
     def run(images) -> dict:
         x = _image_batch(images, R, model)
         out = net(x)
-        hm = out["heatmaps"][-1]
-        coords, _ = decode_heatmaps(hm)
-        j2d = heatmap_to_image(coords, R, hm.shape[-1]).numpy()
+        j2d = decode_joints(out["heatmaps"][-1], R)[0].numpy()
         depth = out["depth"].numpy()
         if refine is not None:
             return refine(x, j2d, depth)

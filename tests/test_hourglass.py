@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from posecore.models.hourglass import (HourglassConfig, StackedHourglass, decode_heatmaps,
-                                       heatmaps_from_joints)
+from posecore.data.images import decode_heatmaps, decode_joints
+from posecore.models.hourglass import HourglassConfig, StackedHourglass, heatmap_to_image, heatmaps_from_joints
 
 
 @pytest.mark.parametrize("stacks,modules,features,depth,res", [
@@ -41,11 +41,15 @@ def test_gaussian_target_and_subpixel_decoding():
     hm = heatmaps_from_joints(j, 16, sigma=1.0)
     assert hm.shape == (1, 3, 16, 16)
     assert torch.isclose(hm[0, 0, 7, 5], torch.tensor(1.0))
-    coords, maxvals = decode_heatmaps(hm)
+    coords, maxvals = decode_heatmaps(hm, "quarter")           # the hourglass code's refinement
     assert torch.allclose(coords[0, 0], torch.tensor([5.0, 7.0]))
     # sub-pixel: the quarter-pixel shift moves toward the true location
     assert abs(coords[0, 1, 0] - 10.3) < abs(10.0 - 10.3) + 1e-6 and coords[0, 1, 0] == 10.25
     assert coords[0, 2, 1] == 12.75
+    # the one decoder to crop pixels: a 64-px crop of these 16-px maps, u = (x + 0.5) * 4 - 0.5
+    uv, mv = decode_joints(hm, 64, "quarter")
+    assert torch.equal(uv, heatmap_to_image(coords, 64, 16)) and torch.equal(mv, maxvals)
+    assert torch.allclose(uv[0, 0], torch.tensor([21.5, 29.5]))
     # invisible joints and joints off the map give empty heatmaps
     hm2 = heatmaps_from_joints(torch.tensor([[[5.0, 5.0], [40.0, 5.0]]]), 16, visible=torch.tensor([[False, True]]))
     assert hm2.abs().sum() == 0

@@ -108,6 +108,15 @@ def decode_heatmaps(heatmaps: torch.Tensor, method: str = "parabola"):
     return coords, maxvals
 
 
+def decode_joints(heatmaps: torch.Tensor, image_resolution: int, method: str = "parabola"):
+    """The one way the book reads joints off heatmaps: :func:`decode_heatmaps` (B, J, h, w) ->
+    (crop px (B, J, 2) of an ``image_resolution`` crop, maxvals (B, J)). Heatmap and crop pixel edges
+    coincide, integer coordinates are pixel centres: ``u = (x + 0.5) * R / h - 0.5``."""
+    coords, maxvals = decode_heatmaps(heatmaps.float(), method)
+    k = image_resolution / heatmaps.shape[-1]
+    return (coords + 0.5) * k - 0.5, maxvals
+
+
 def check_images(images: torch.Tensor, resolution: int | None = None) -> torch.Tensor:
     """Raise ValueError unless ``images`` is a finite float (B, 3, R, R) (or (3, R, R)) tensor with
     values in [0, 1] (and R == ``resolution`` when given)."""

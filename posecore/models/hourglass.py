@@ -14,9 +14,9 @@ Read top to bottom:
    supervision on every stack) and a re-injection of features + heatmaps into the next stack.
    ``forward`` returns a dict with every stack's heatmaps and the intermediate features, so later
    chapters (Zhou's depth regressor, Yang's discriminator, ...) can build on the backbone.
-5. Targets and decoding: :func:`heatmaps_from_joints` (Gaussian targets, sigma 1 at heatmap
-   resolution) and :func:`decode_heatmaps` (arg-max + quarter-pixel shift toward the larger
-   neighbour, the sub-pixel decoding of the hourglass code).
+5. Targets: :func:`heatmaps_from_joints` (Gaussian targets, sigma 1 at heatmap resolution). The one
+   decoder of the book is :func:`posecore.data.images.decode_joints` (arg-max with sub-pixel
+   refinement: a parabola through the log-peak, or the hourglass code's quarter-pixel shift).
 
 Pixel convention (as :mod:`posecore.data.render`): integer coordinates are pixel centres, in the
 crop and in the heatmap alike; pixel ``(i, j)`` of an ``h x w`` heatmap is at ``(x=j, y=i)``. A heatmap
@@ -226,33 +226,6 @@ def heatmaps_from_joints(joints: torch.Tensor, size: int, sigma: float = 1.0, vi
     if visible is not None:
         keep = keep & torch.as_tensor(visible, dtype=torch.bool, device=joints.device)
     return torch.nan_to_num(hm) * keep[..., None, None].to(hm.dtype)
-
-
-def decode_heatmaps(heatmaps: torch.Tensor):
-    """Peak of each heatmap with the hourglass code's sub-pixel refinement (a quarter pixel toward
-    the larger neighbour). ``heatmaps`` (B, J, h, w) -> ``coords`` (B, J, 2) heatmap (x, y) and
-    ``maxvals`` (B, J). Raises ValueError on NaN/inf heatmaps."""
-    if heatmaps.ndim != 4:
-        raise ValueError(f"heatmaps must have shape (B, J, h, w), got {tuple(heatmaps.shape)}")
-    if not torch.isfinite(heatmaps).all():
-        raise ValueError(f"heatmaps contain {int((~torch.isfinite(heatmaps)).sum())} NaN/inf values")
-    hm = heatmaps.detach().float()
-    B, J, h, w = hm.shape
-    flat = hm.reshape(B, J, -1)
-    maxvals, idx = flat.max(-1)
-    x = (idx % w).long()
-    y = (idx // w).long()
-    coords = torch.stack([x, y], -1).to(hm.dtype)
-    b = torch.arange(B)[:, None].expand(B, J)
-    j = torch.arange(J)[None, :].expand(B, J)
-
-    def at(yy, xx):
-        return hm[b, j, yy.clamp(0, h - 1), xx.clamp(0, w - 1)]
-
-    dx = torch.where((x > 0) & (x < w - 1), at(y, x + 1) - at(y, x - 1), torch.zeros_like(maxvals))
-    dy = torch.where((y > 0) & (y < h - 1), at(y + 1, x) - at(y - 1, x), torch.zeros_like(maxvals))
-    coords = coords + 0.25 * torch.stack([torch.sign(dx), torch.sign(dy)], -1)
-    return coords, maxvals
 
 
 def heatmap_to_image(coords, image_resolution: int, heatmap_resolution: int):

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from .. import artefacts, metrics, profiles, train
-from ..data.images import decode_heatmaps
+from ..data.images import decode_joints
 from ..losses import heatmap_loss
-from ..models.hourglass import HourglassConfig, StackedHourglass, heatmap_to_image
+from ..models.hourglass import HourglassConfig, StackedHourglass
 from ..skeleton import FLIP_PERMUTATION
 from . import checkpoint_path
 from .images import optimizer, schedulers, train_stage
@@ -185,9 +185,7 @@ def predict_2d(net: StackedHourglass, images: torch.Tensor, batch_size: int = 10
     R = net.config.resolution
     out = []
     for s in range(0, len(images), batch_size):
-        hm = net(images[s:s + batch_size])["heatmaps"][-1].float()
-        c, _ = decode_heatmaps(hm)
-        out.append(heatmap_to_image(c, R, hm.shape[-1]))
+        out.append(decode_joints(net(images[s:s + batch_size])["heatmaps"][-1], R)[0])
     net.train(was)
     return torch.cat(out)
 

@@ -27,10 +27,9 @@ import torch
 from .. import artefacts, metrics, profiles, train
 from ..models.fbi import (DEFAULT_TAU_DEG, FBINet, FBINetConfig, fbi_labels, fbi_loss, one_hot, refiner_input,
                           weighted_regression_loss)
-from ..models.hourglass import heatmap_to_image
 from ..models.lifter import Standardised, from_output, predict as predict_mlp, to_target
 from ..models.martinez import MartinezConfig, MartinezNet
-from ..data.images import decode_heatmaps
+from ..data.images import decode_joints
 from ..skeleton import bone_lengths
 from . import checkpoint_path
 from .backbone import BackboneConfig
@@ -240,9 +239,7 @@ def branch_outputs(images, indices, explicit: dict, fbi_nets: dict, batch_size: 
         for k, net in explicit.items():
             net.eval()
             o = net(b["image"])
-            hm = o["heatmaps"][-1].float()
-            coords, _ = decode_heatmaps(hm)
-            out["explicit"][k]["joints_2d"].append(heatmap_to_image(coords, R, hm.shape[-1]).cpu().numpy())
+            out["explicit"][k]["joints_2d"].append(decode_joints(o["heatmaps"][-1], R)[0].cpu().numpy())
             out["explicit"][k]["depth"].append(o["depth"].float().cpu().numpy())
         for k, net in fbi_nets.items():
             net.eval()

@@ -16,8 +16,7 @@ import torch
 
 from .. import artefacts, train
 from ..data import render
-from ..data.images import decode_heatmaps
-from ..models.hourglass import heatmap_to_image
+from ..data.images import decode_joints
 from ..models.zhou import depth_target
 
 
@@ -227,9 +226,8 @@ def predict(model, ds, indices=None, batch_size: int = 32, device="cpu") -> dict
     for s in range(0, len(indices), batch_size):
         b = ds.get_batch(indices[s:s + batch_size])
         o = model(b["image"].to(device))
-        hm = o["heatmaps"][-1].float()
-        coords, maxvals = decode_heatmaps(hm)
-        out["pred_2d"].append(heatmap_to_image(coords, R, hm.shape[-1]).cpu().numpy())
+        j2d, maxvals = decode_joints(o["heatmaps"][-1], R)
+        out["pred_2d"].append(j2d.cpu().numpy())
         out["pred_depth"].append(o["depth"].float().cpu().numpy())
         out["maxvals"].append(maxvals.cpu().numpy())
         for k in keys:

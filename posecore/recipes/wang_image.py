@@ -29,9 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import metrics, profiles, train
-from ..data.images import decode_heatmaps
+from ..data.images import decode_joints
 from ..evaluate import evaluate_images
-from ..models.hourglass import heatmap_to_image
 from ..models.probe import ProbeConfig, ProbeMLP, body_frame
 from ..models.zhou import canonical_bone_sum, pose_3d
 from . import wang as wang_recipe
@@ -242,9 +241,7 @@ def predict_sequences(models: dict, ds, indices, canonical_sum: float, batch_siz
         R = x.shape[-1]
         for k, m in models.items():
             o = m(x)
-            hm = o["heatmaps"][-1].float()
-            coords, _ = decode_heatmaps(hm)
-            j2d = heatmap_to_image(coords, R, hm.shape[-1]).cpu().numpy()          # (B, 17, 2) crop px
+            j2d = decode_joints(o["heatmaps"][-1], R)[0].cpu().numpy()             # (B, 17, 2) crop px
             out[k].append(pose_3d(j2d, o["depth"].float().cpu().numpy(), R, canonical_sum))
             out[f"2d:{k}"].append(j2d)
     return {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
