@@ -239,3 +239,26 @@ def predict(model, ds, indices=None, batch_size: int = 32, device="cpu") -> dict
                 visible=res["joints_visible"].astype(bool), gt_3d=res["poses_3d"], gt_depth=res["depth"],
                 has_3d=res["has_3d"].astype(bool), intrinsics_crop=res["intrinsics_crop"], index=res["index"],
                 scene=res["scene"], resolution=R, seconds=time.perf_counter() - t0)
+
+
+# --- scoring an image model -----------------------------------------------------------------------
+EVAL_SPLITS = ("test", "wild_test", "wild_train")
+
+
+def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu") -> dict:
+    """The one scoring path of an image model over the chapters' evaluation images (``d``:
+    :func:`posecore.recipes.zhou.load_data`): :func:`predict` on each split of :data:`EVAL_SPLITS`
+    (lab test, wild test, held-out 2D-only wild training images), then
+    :func:`posecore.evaluate.evaluate_images` -- the lab test's 3D at the canonical bone-length sum
+    (Zhou et al. Sec. 4.1.2), the wild test's at each subject's true one (the known global scale of the
+    3DHP protocol), per action. Returns ``{split: metrics, 'pred': {split: predict(...)}}``."""
+    from ..evaluate import evaluate_images
+    from ..models.zhou import canonical_bone_sum
+    bone_sum = canonical_bone_sum(d["canonical"])
+    out = {"pred": {}}
+    for split in EVAL_SPLITS:
+        p = predict(model, d["images"][split], d["eval_idx"][split], batch_size, device=device)
+        out["pred"][split] = p
+        out[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]],
+                                     scale="true" if split == "wild_test" else "canonical")
+    return out

@@ -35,7 +35,7 @@ from ..models.probe import ProbeConfig, ProbeMLP, body_frame
 from ..models.zhou import canonical_bone_sum, pose_3d
 from . import wang as wang_recipe
 from . import zhou as zhou_recipe
-from .images import predict
+from .images import evaluate_splits, predict
 
 
 # --- rows ------------------------------------------------------------------------------------------
@@ -199,15 +199,9 @@ def train_row(row: Row | str, zcfg, backbone_cfg, backbone, d: dict, labels: dic
 def evaluate_model(model, d: dict, zcfg, device="cpu") -> dict:
     """Chapter 05's measurements of an image network: lab test (3D at the canonical bone sum, per
     action), wild test (at each subject's true bone sum: the known global scale of the 3DHP protocol)
-    and held-out wild training images (2D only). Returns {split: evaluate_images(...)} + 'pred'."""
-    bone_sum = canonical_bone_sum(d["canonical"])
-    out = {"pred": {}}
-    for split in ("test", "wild_test", "wild_train"):
-        p = predict(model, d["images"][split], d["eval_idx"][split], zcfg.eval_batch, device=device)
-        out["pred"][split] = p
-        out[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]],
-                                     scale="true" if split == "wild_test" else "canonical")
-    return out
+    and held-out wild training images (2D only): :func:`posecore.recipes.images.evaluate_splits`.
+    Returns {split: evaluate_images(...)} + 'pred'."""
+    return evaluate_splits(model, d, zcfg.eval_batch, device=device)
 
 
 def training_images_check(model, d: dict, labels: dict, indices, batch_size: int = 64, device="cpu") -> dict:

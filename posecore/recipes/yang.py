@@ -41,7 +41,7 @@ from ..models.yang import SOURCES, DiscriminatorConfig, MultiSourceDiscriminator
 from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_sum
 from . import checkpoint_path
 from .backbone import BackboneConfig
-from .images import MixedBatches, optimizer, predict, schedulers, train_stage
+from .images import MixedBatches, evaluate_splits, optimizer, predict, schedulers, train_stage
 
 # the behaviour versions of Yang's two stages (posecore.artefacts); both start from the shared backbone
 # (its key is part of the data), the adversarial stage from the supervised one
@@ -425,7 +425,6 @@ def run_variants(cfg: YangConfig, d: dict, backbone_cfg: BackboneConfig, backbon
     wild test at the true one, held-out 2D-only wild images). ``d``: :func:`posecore.recipes.zhou.load_data`
     (``cfg`` has its data fields). Returns {row: dict(G, D, history, pred, test, wild_test, wild_train,
     train_seconds, eval_seconds)}."""
-    bone_sum = canonical_bone_sum(d["canonical"])
     fn = curve(d, cfg, device) if cfg.curve_every > 0 else None
     out = {}
     for name in variants:
@@ -433,12 +432,7 @@ def run_variants(cfg: YangConfig, d: dict, backbone_cfg: BackboneConfig, backbon
         res = train_variant(name, cfg, backbone_cfg, backbone, d["images"]["train"], d["images"]["wild_train"],
                             d["data_id"], device=device, progress=progress, curve_fn=fn)
         t1 = time.perf_counter()
-        res.update(pred={}, train_seconds=t1 - t0)
-        for split in ("test", "wild_test", "wild_train"):
-            p = predict(res["G"], d["images"][split], d["eval_idx"][split], cfg.eval_batch, device=device)
-            res["pred"][split] = p
-            res[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]],
-                                         scale="true" if split == "wild_test" else "canonical")
+        res.update(train_seconds=t1 - t0, **evaluate_splits(res["G"], d, cfg.eval_batch, device=device))
         res["eval_seconds"] = time.perf_counter() - t1
         out[name] = res
     return out

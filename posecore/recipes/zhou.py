@@ -23,12 +23,11 @@ import numpy as np
 import torch
 
 from .. import artefacts, profiles, train
-from ..evaluate import evaluate_images
 from ..losses import LAMBDA_GEO, LAMBDA_REG, depth_loss, geometric_loss, heatmap_loss
-from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_lengths, canonical_bone_sum
+from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_lengths
 from . import checkpoint_path
 from .backbone import BackboneConfig
-from .images import (CachedImages, MixedBatches, cache_path, eval_indices, optimizer, pool_indices, predict,
+from .images import (CachedImages, MixedBatches, cache_path, eval_indices, evaluate_splits, optimizer, pool_indices,
                      schedulers, train_stage)
 from .images import data_id as images_data_id
 
@@ -300,19 +299,14 @@ def run_variants(cfg: RunConfig, d: dict, backbone_cfg: BackboneConfig, backbone
     4.1.2); the wild test's to the subject's true bone sum (the known global scale, as the official
     3DHP evaluation). Returns {variant: dict(model, history, test, wild_test, wild_train, pred, seconds)}."""
     tc = cfg.train_config(backbone_cfg)
-    bone_sum = canonical_bone_sum(d["canonical"])
     out = {}
     for name in variants:
         t0 = time.perf_counter()
         model, hist = train_variant(name, tc, d["images"]["train"], d["images"]["wild_train"], d["canonical"],
                                     data_id=d["data_id"], device=device, progress=progress, backbone=backbone)
         t1 = time.perf_counter()
-        res = dict(model=model, history=hist, pred={}, train_seconds=t1 - t0)
-        for split in ("test", "wild_test", "wild_train"):
-            p = predict(model, d["images"][split], d["eval_idx"][split], cfg.eval_batch, device=device)
-            res["pred"][split] = p
-            res[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]],
-                                         scale="true" if split == "wild_test" else "canonical")
+        res = dict(model=model, history=hist, train_seconds=t1 - t0,
+                   **evaluate_splits(model, d, cfg.eval_batch, device=device))
         res["eval_seconds"] = time.perf_counter() - t1
         out[name] = res
     return out
