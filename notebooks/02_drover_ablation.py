@@ -145,7 +145,7 @@ check_claim(claims, "batch size makes no difference (paper: 8,192 to 65,536; our
                     f"{', '.join(str(b) for b in run_cfg['batch_sizes'])})",
             not any(c["better"] for c in pairs),
             "; ".join(f"batch {b}: {fmt_seeds(v)}" for b, v in zip(run_cfg["batch_sizes"], batch))
-            + f" (a difference counts beyond the larger seed range)", profile=profile, gate=gate, gate_detail=gate_text)
+            + " (a difference counts beyond the larger seed range)", profile=profile, gate=gate, gate_detail=gate_text)
 c = seed_comparison([ens[len(SEEDS)]], single, min_spread=np.ptp(single))
 check_claim(claims, f"averaging generators helps (paper: 38.2 -> 36.3 with 11; ours: {len(SEEDS)})", c["better"],
             f"single {fmt_seeds(single)} -> ensemble {ens[len(SEEDS)]:.1f}: the gain must exceed the seed range",

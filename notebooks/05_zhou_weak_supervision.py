@@ -55,22 +55,17 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-import posecore.params
-from posecore import metrics, profiles, results, viz
-from posecore.evaluate import check_claim, claim_records, fmt_seeds, seed_comparison, table
+from posecore import chapter, metrics, results, viz
+from posecore.evaluate import claim_records, fmt_seeds, table
 from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import zhou as zhou_recipe
-from posecore.train import select_device
 
-T0 = time.perf_counter()
-posecore.params.validate()
-profile = profiles.resolve(profile)
-profiles.check_choice("dataset", dataset, ("synth",) + tuple(d for d in profiles.DATASETS if d != "synth"))
-seeds = list(seeds) if seeds is not None else profiles.pick(profile, smoke=[0], quick=[0, 1], full=[0, 1])
+ch = chapter.start(profile, dataset)
+profile, device = ch.profile, ch.device
+seeds = chapter.seed_list(seeds, profile)
 bcfg = backbone_recipe.config(profile, steps=backbone_steps)
 cfg = zhou_recipe.config(profile, batch_size=batch_size, stage2_steps=stage2_steps, stage3_steps=stage3_steps,
                          train_pool=train_pool)
-device = select_device("auto")
 DATA_LABEL = f"{dataset} (posecore-synth images)" if dataset == "synth" else dataset
 SCALE = (f"{bcfg.resolution} px crops, {bcfg.stacks}x{bcfg.modules} hourglass of width {bcfg.features} "
          f"(backbone: {bcfg.steps} steps of batch {bcfg.batch_size}), then batch {cfg.batch_size}, stages 2/3 "
@@ -403,9 +398,8 @@ gate = all(min(p) >= GATE_PCKH for p in pckh_all.values())
 gate_text = "gate: lab PCKh@0.5 >= 85 % (ours, min over seeds: " + ", ".join(f"{v} {min(p):.1f}" for v, p in pckh_all.items()) + ")"
 
 
-def claim(text, cmp, extra=""):
-    check_claim(claims, text, cmp["better"], cmp["text"] + (f"; {extra}" if extra else ""), profile=profile,
-                gate=gate, gate_detail=gate_text)
+def claim(text, a, b, higher=False, extra=""):
+    chapter.claim(claims, text, a, b, higher=higher, extra=extra, gate=gate, gate_detail=gate_text, profile=profile)
 
 
 def get(v, split, key, sub=None):
@@ -415,22 +409,22 @@ def get(v, split, key, sub=None):
 claims = []
 for split in ("test", "wild_test"):
     claim(f"adding 2D in-the-wild data lowers the 3D error (MPJPE, {split})",
-          seed_comparison(get("3D+2D/wo geo", split, "mpjpe"), get("3D/wo geo", split, "mpjpe")),
+          get("3D+2D/wo geo", split, "mpjpe"), get("3D/wo geo", split, "mpjpe"), extra=
           f"depth-only error {np.mean(get('3D/wo geo', split, 'mpjpe_gt2d')):.1f} -> "
           f"{np.mean(get('3D+2D/wo geo', split, 'mpjpe_gt2d')):.1f} mm, 2D-only error "
           f"{np.mean(get('3D/wo geo', split, 'mpjpe_gtdepth')):.1f} -> {np.mean(get('3D+2D/wo geo', split, 'mpjpe_gtdepth')):.1f} mm")
 claim("adding 2D in-the-wild data raises the wild PCK@150 (paper: 31.5 -> 65.8)",
-      seed_comparison(get("3D+2D/wo geo", "wild_test", "pck"), get("3D/wo geo", "wild_test", "pck"), lower_is_better=False))
+      get("3D+2D/wo geo", "wild_test", "pck"), get("3D/wo geo", "wild_test", "pck"), higher=True)
 claim("the geometric loss improves left/right symmetry (3D, wild test, mean over limbs; paper lower arm 60.4 -> 50.7 mm)",
-      seed_comparison(get("3D+2D/w geo", "wild_test", "symmetry_mm", "mean"), get("3D+2D/wo geo", "wild_test", "symmetry_mm", "mean")))
+      get("3D+2D/w geo", "wild_test", "symmetry_mm", "mean"), get("3D+2D/wo geo", "wild_test", "symmetry_mm", "mean"))
 claim("the geometric loss improves symmetry on 2D-only wild images (px, 256-normalised)",
-      seed_comparison(get("3D+2D/w geo", "wild_train", "symmetry_px", "mean"), get("3D+2D/wo geo", "wild_train", "symmetry_px", "mean")))
+      get("3D+2D/w geo", "wild_train", "symmetry_px", "mean"), get("3D+2D/wo geo", "wild_train", "symmetry_px", "mean"))
 claim("the geometric loss improves in-the-wild accuracy (PCK@150 on the wild test; paper 65.8 -> 69.2)",
-      seed_comparison(get("3D+2D/w geo", "wild_test", "pck"), get("3D+2D/wo geo", "wild_test", "pck"), lower_is_better=False))
+      get("3D+2D/w geo", "wild_test", "pck"), get("3D+2D/wo geo", "wild_test", "pck"), higher=True)
 claim("the geometric loss lowers the lab MPJPE (paper 65.69 -> 64.90)",
-      seed_comparison(get("3D+2D/w geo", "test", "mpjpe"), get("3D+2D/wo geo", "test", "mpjpe")))
+      get("3D+2D/w geo", "test", "mpjpe"), get("3D+2D/wo geo", "test", "mpjpe"))
 claim("the geometric loss lowers the wild-test MPJPE (ours only: the paper could not measure it)",
-      seed_comparison(get("3D+2D/w geo", "wild_test", "mpjpe"), get("3D+2D/wo geo", "wild_test", "mpjpe")))
+      get("3D+2D/w geo", "wild_test", "mpjpe"), get("3D+2D/wo geo", "wild_test", "mpjpe"))
 n_ok = sum(c["reproduced"] for c in claims)
 print(f"\n{n_ok} of {len(claims)} claims reproduced at profile '{profile}' with {len(seeds)} seed(s)"
       + ("" if gate else f"; none judged ({gate_text})"))
@@ -460,34 +454,20 @@ table(["target", "value", "met"],
 
 # %%
 r = runs["3D+2D/w geo"]
-pred, ev = r["pred"]["wild_test"], r["wild_test"]
-order = np.argsort(ev["errors"])
-picks = [("best", order[0]), ("worst", order[-1])]
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))
-for ax, (label, k) in zip(axes, picks):
-    img = d["images"]["wild_test"].get_batch([pred["index"][k]])["image"][0].permute(1, 2, 0).numpy()
-    viz.image_with_skeleton(ax, img, pred["joints_2d"][k],
-                            title=f"{label}: {ev['errors'][k]:.0f} mm ({pred['scene'][k]})")
-plt.tight_layout()
-plt.show()
-
-# %%
-for label, k in picks:
-    viz.show(viz.skeleton_figure([ev["pred_3d"][k], ev["gt_3d"][k]], labels=["prediction", "ground truth"],
-                                 mode="side_by_side", title=f"{label} wild test image: MPJPE {ev['errors'][k]:.0f} mm"))
+pred = r["pred"]["wild_test"]
+chapter.show_predictions(d["images"]["wild_test"], pred["index"], pred["joints_2d"], r["wild_test"],
+                         scenes=pred["scene"]);
 
 # %% [markdown]
 # ## Results file
 
 # %%
 recs = []
-common = dict(dataset="posecore-synth" if dataset == "synth" else dataset, profile=profile)  # never a bare "synth"
+common = ch.common                                      # dataset ("posecore-synth", never a bare "synth") and profile
 
 
 def seeded(metric, values, unit, **kw):
-    """A record of the mean over seeds, with the seed count and the min-max range."""
-    return results.record(metric, float(np.mean(values)), unit, seeds=len(values), spread=float(np.ptp(values)),
-                          **kw, **common)
+    return chapter.seeded(metric, values, unit, common, **kw)
 
 
 for k in ("lab", "wild"):
@@ -530,4 +510,4 @@ own_s = sum(h[-1].get("time_s", 0.0) for h in best["history"].values() if h)    
 exported = api.export_image_model(api.default_image_export("zhou"), "zhou", best["model"], d["canonical"],
                                   backbone=bb["id"], profile=profile, data=common["dataset"], train_seconds=own_s)
 print(f"{len(recs)} records -> {path.name}; '3D+2D/w geo' (seed {seeds[0]}) exported to {exported.name}; chapter wall "
-      f"time {time.perf_counter() - T0:.0f} s")
+      f"time {ch.seconds():.0f} s")

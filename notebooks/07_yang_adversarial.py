@@ -56,21 +56,16 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-import posecore.params
-from posecore import metrics, profiles, results, viz
-from posecore.evaluate import (check_claim, claim_records, fmt_seeds, limb_errors, pckh_groups, seed_comparison,
-                               table)
+from posecore import chapter, metrics, profiles, results
+from posecore.evaluate import claim_records, fmt_seeds, limb_errors, pckh_groups, table
 from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import yang as yang_recipe
 from posecore.recipes import zhou as zhou_recipe
-from posecore.train import select_device
 
-T0 = time.perf_counter()
-posecore.params.validate()
-profile = profiles.resolve(profile)
-profiles.check_choice("dataset", dataset, ("synth",) + tuple(d for d in profiles.DATASETS if d != "synth"))
+ch = chapter.start(profile, dataset)
+profile, device = ch.profile, ch.device
 ROWS = list(yang_recipe.VARIANTS)
-seeds = list(seeds) if seeds is not None else profiles.pick(profile, smoke=[0], quick=[0, 1], full=[0, 1])
+seeds = chapter.seed_list(seeds, profile)
 seeded_rows = list(seeded_rows) if seeded_rows is not None else profiles.pick(
     profile, smoke=["Baseline", "Full"], quick=["Baseline", "Full", "Baseline + stage-3 steps (no D)"], full=ROWS)
 if set(seeded_rows) - set(ROWS):
@@ -78,7 +73,6 @@ if set(seeded_rows) - set(ROWS):
 bcfg = yang_recipe.backbone_config(profile, stacks=backbone_stacks)
 cfg = yang_recipe.config(profile, stage2_steps=stage2_steps, adv_steps=adv_steps, lambda_adv=lambda_adv,
                          batch_size=batch_size, train_pool=train_pool)
-device = select_device("auto")
 DATA_LABEL = f"{dataset} (posecore-synth images)" if dataset == "synth" else dataset
 SCALE = (f"{bcfg.resolution} px crops, {bcfg.stacks}x{bcfg.modules} hourglass of width {bcfg.features} (shared "
          f"backbone), batch {cfg.batch_size}, supervised / adversarial {cfg.stage2_steps} / {cfg.adv_steps} steps, "
@@ -363,13 +357,11 @@ def yardstick(split, key, sub=None):
 
 def claim(text, a, b, split, key, sub=None, higher=False, extra=""):
     va, vb = get(a, split, key, sub), get(b, split, key, sub)
-    cmp = seed_comparison(va, vb, lower_is_better=not higher, min_spread=yardstick(split, key, sub)
-                          if min(len(va), len(vb)) < 2 else 0.0)
     pck = {v: min(get(v, "test", "pckh")) for v in (a, b)}
     gate = all(p >= GATE_PCKH for p in pck.values())
     gate_text = "gate: lab PCKh@0.5 >= 85 % (ours, min over seeds: " + ", ".join(f"{v} {p:.1f}" for v, p in pck.items()) + ")"
-    check_claim(claims, text, cmp["better"], cmp["text"] + (f"; {extra}" if extra else ""), profile=profile,
-                gate=gate, gate_detail=gate_text)
+    chapter.claim(claims, text, va, vb, higher=higher, extra=extra, gate=gate, gate_detail=gate_text, profile=profile,
+                  min_spread=yardstick(split, key, sub) if min(len(va), len(vb)) < 2 else 0.0)
 
 
 claims = []
@@ -402,32 +394,20 @@ print(f"\n{n_ok} of {len(claims)} claims reproduced at profile '{profile}' with 
 
 # %%
 r = runs["Full"]
-pred, ev = r["pred"]["wild_test"], r["wild_test"]
-order = np.argsort(ev["errors"])
-picks = [("best", order[0]), ("worst", order[-1])]
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))
-for ax, (label, k) in zip(axes, picks):
-    img = d["images"]["wild_test"].get_batch([pred["index"][k]])["image"][0].permute(1, 2, 0).numpy()
-    viz.image_with_skeleton(ax, img, pred["joints_2d"][k], title=f"{label}: {ev['errors'][k]:.0f} mm ({pred['scene'][k]})")
-plt.tight_layout()
-plt.show()
-
-# %%
-for label, k in picks:
-    viz.show(viz.skeleton_figure([ev["pred_3d"][k], ev["gt_3d"][k]], labels=["prediction", "ground truth"],
-                                 mode="side_by_side", title=f"{label} wild test image: MPJPE {ev['errors'][k]:.0f} mm"))
+pred = r["pred"]["wild_test"]
+best = dict(chapter.show_predictions(d["images"]["wild_test"], pred["index"], pred["joints_2d"], r["wild_test"],
+                                     scenes=pred["scene"]))["best"]
 
 # %% [markdown]
 # ## Results file and the exported generator
 
 # %%
 recs = []
-common = dict(dataset="posecore-synth" if dataset == "synth" else dataset, profile=profile)
+common = ch.common
 
 
 def seeded(metric, values, unit, **kw):
-    return results.record(metric, float(np.mean(values)), unit, seeds=len(values), spread=float(np.ptp(values)),
-                          **kw, **common)
+    return chapter.seeded(metric, values, unit, common, **kw)
 
 
 for v in ROWS:
@@ -459,9 +439,9 @@ own_s = sum(h[-1].get("time_s", 0.0) for h in runs["Full"]["history"].values() i
 exported = api.export_image_model(api.default_image_export("yang"), "yang", runs["Full"]["G"], d["canonical"],
                                   backbone=bb["id"], profile=profile, data=common["dataset"], train_seconds=own_s)
 estimate = api.load_image_model("yang")          # what a reader calls on a rendered crop
-k = pred["index"][order[0]]
+k = pred["index"][best]
 again = estimate(d["images"]["wild_test"].get_batch([k])["image"])
-print(f"reloaded: 2D of the best wild image within {np.abs(again['joints_2d'][0] - pred['joints_2d'][order[0]]).max():.2g} px "
+print(f"reloaded: 2D of the best wild image within {np.abs(again['joints_2d'][0] - pred['joints_2d'][best]).max():.2g} px "
       f"of the chapter's prediction")
 print(f"{len(recs)} records -> {path.name}; generator 'Full' exported to {exported.name}; chapter wall time "
-      f"{time.perf_counter() - T0:.0f} s (target at the quick profile: <= 25 min)")
+      f"{ch.seconds():.0f} s (target at the quick profile: <= 25 min)")

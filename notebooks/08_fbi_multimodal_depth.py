@@ -52,28 +52,20 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-import posecore.params
-from posecore import metrics, profiles, results, viz
-from posecore.evaluate import check_claim, claim_records, fmt_seeds, seed_comparison, table
+from posecore import chapter, metrics, results
+from posecore.evaluate import check_claim, claim_records, fmt_seeds, table
 from posecore.models import fbi as fbi_model
-from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import fbi as fbi_recipe
 from posecore.recipes import yang as yang_recipe
-from posecore.recipes import zhou as zhou_recipe
-from posecore.train import select_device
 
-T0 = time.perf_counter()
-posecore.params.validate()
-profile = profiles.resolve(profile)
-profiles.check_choice("dataset", dataset, ("synth",) + tuple(d for d in profiles.DATASETS if d != "synth"))
-seeds = list(seeds) if seeds is not None else profiles.pick(profile, smoke=[0], quick=[0, 1, 2], full=[0, 1, 2])
+ch = chapter.start(profile, dataset)
+profile, device = ch.profile, ch.device
+seeds = chapter.seed_list(seeds, profile, quick=[0, 1, 2], full=[0, 1, 2])
 # the explicit branch's seeds (chapter 07's seeded rows: its runs are shared); the refiners use the first
-explicit_seeds = list(explicit_seeds) if explicit_seeds is not None else profiles.pick(profile, smoke=[0], quick=[0, 1],
-                                                                                      full=[0, 1])
+explicit_seeds = chapter.seed_list(explicit_seeds, profile)
 bcfg = yang_recipe.backbone_config(profile, stacks=backbone_stacks)
 ycfg = yang_recipe.config(profile, seed=explicit_seeds[0])   # the explicit branch and the data: chapter 07's
 cfg = fbi_recipe.config(profile, fbi_steps=fbi_steps, tau_deg=tau_deg, n_refine=n_refine, refiner_steps=refiner_steps)
-device = select_device("auto")
 DATA_LABEL = f"{dataset} (posecore-synth images)" if dataset == "synth" else dataset
 SCALE = (f"{bcfg.resolution} px crops, shared backbone ({bcfg.stacks}x{bcfg.modules} hourglass of width {bcfg.features}); "
          f"explicit branch = chapter 07 (supervised {ycfg.stage2_steps} + adversarial {ycfg.adv_steps} steps, seed "
@@ -133,12 +125,8 @@ cfg
 
 # %%
 t = time.perf_counter()
-bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False)
-backbone = (bb["state"], bb["id"])
-d = zhou_recipe.load_data(ycfg, bcfg, dataset, data_root, progress=True, device=device)
-from posecore import data as pdata
-hidden = pdata.load(dataset, "wild_train", reveal_hidden=True, **({"data_root": data_root} if data_root else {})).poses_3d \
-    if dataset == "synth" else None
+img = chapter.image_inputs(bcfg, ycfg, dataset, data_root, device)
+bb, backbone, d, hidden = img["bb"], img["backbone"], img["d"], img["hidden"]
 print(f"backbone ({bb['source'][:40]}...) and data ready in {time.perf_counter() - t:.0f} s; lab PCKh@0.5 of the "
       f"backbone {bb['eval']['lab']['pckh']:.1f} %")
 lab3d = d["sets"]["train"].poses_3d
@@ -248,14 +236,14 @@ table(["set", "branch", "overall", "majority guess"] + list(fbi_model.STATES) + 
 # %%
 t = time.perf_counter()
 actions = d["sets"]["test"].action[outs["test"]["index"]]
-rows = list(fbi_recipe.ROWS)
+rows = list(fbi_recipe.VARIANTS)
 if hidden is None:
-    rows = [r for r in rows if fbi_recipe.ROWS[r].fbi != "wild"]
-runs = fbi_recipe.run_rows(cfg, outs_train, outs, rows=rows, seeds=seeds, actions=actions)
+    rows = [r for r in rows if fbi_recipe.VARIANTS[r].fbi != "wild"]
+runs = fbi_recipe.run_variants(cfg, outs_train, outs, variants=rows, seeds=seeds, actions=actions)
 t_refiners = time.perf_counter() - t
 table(["row", "inputs", "coarse 3D from", "FBI", "loss", "alpha (per seed)", "train s (per seed)"],
-      [[r, "+".join(fbi_recipe.ROWS[r].parts), fbi_recipe.ROWS[r].coarse, fbi_recipe.ROWS[r].fbi
-        if "fbi" in fbi_recipe.ROWS[r].parts else "–", "weighted" if fbi_recipe.ROWS[r].weighted else "L2",
+      [[r, "+".join(fbi_recipe.VARIANTS[r].parts), fbi_recipe.VARIANTS[r].coarse, fbi_recipe.VARIANTS[r].fbi
+        if "fbi" in fbi_recipe.VARIANTS[r].parts else "–", "weighted" if fbi_recipe.VARIANTS[r].weighted else "L2",
         ", ".join("–" if x["alpha"] is None else f"{x['alpha']:.3f}" for x in runs[r].values()),
         ", ".join(f"{x['train_seconds']:.1f}" for x in runs[r].values())] for r in rows], digits=2)
 
@@ -364,7 +352,7 @@ y_train = torch.as_tensor(to_target(outs_train["gt_3d"]))
 
 def worst_l0(row, s):
     m = runs[row][s]["model"]
-    x = torch.as_tensor(fbi_recipe.row_input(fbi_recipe.ROWS[row], outs_train))
+    x = torch.as_tensor(fbi_recipe.variant_input(fbi_recipe.VARIANTS[row], outs_train))
     with torch.no_grad():
         return float(((m(x, normalised_output=True) - m.normalise_y(y_train)) ** 2).mean(1).max())
 
@@ -400,9 +388,9 @@ def claim(text, a, b, split="test", key="per_action", sub="Average", higher=Fals
     if a not in runs or b not in runs:
         print(f"[skipped] {text}: row not run")
         return
-    cmp = seed_comparison(per_seed(a, split, key, sub), per_seed(b, split, key, sub), lower_is_better=not higher)
-    check_claim(claims, text, cmp["better"], cmp["text"], profile=profile, gate=lift_gate if oracle else img_gate,
-                gate_detail=lift_gate_text if oracle else img_gate_text)
+    chapter.claim(claims, text, per_seed(a, split, key, sub), per_seed(b, split, key, sub), higher=higher,
+                  profile=profile, gate=lift_gate if oracle else img_gate,
+                  gate_detail=lift_gate_text if oracle else img_gate_text)
 
 
 claims = []
@@ -419,11 +407,10 @@ claim("ours: FBI labels of wild images improve the wild test (MPJPE)", "Final, F
       split="wild_test", key="mpjpe", sub=None)
 claim("ours: true FBI adds to a lifter on the true 2D (lab MPJPE)", "true 2D + true FBI", "true 2D", oracle=True)
 # the coarse 3D pose out of domain (Fig. 2b): chapter 07's generator with and without the adversarial stage
-cmp = seed_comparison([c["adversarial"]["wild_test"]["pck"] for c in coarse_seeds.values()],
-                      [c["supervised"]["wild_test"]["pck"] for c in coarse_seeds.values()], lower_is_better=False)
-check_claim(claims, "conditional adversarial learning makes the coarse 3D pose more robust out of domain (wild "
-            "PCK@150 of the explicit branch, Fig. 2b)", cmp["better"], cmp["text"], profile=profile, gate=img_gate,
-            gate_detail=img_gate_text)
+chapter.claim(claims, "conditional adversarial learning makes the coarse 3D pose more robust out of domain (wild "
+              "PCK@150 of the explicit branch, Fig. 2b)", [c["adversarial"]["wild_test"]["pck"] for c in coarse_seeds.values()],
+              [c["supervised"]["wild_test"]["pck"] for c in coarse_seeds.values()], higher=True, profile=profile,
+              gate=img_gate, gate_detail=img_gate_text)
 check_claim(claims, "the weighted loss helps the hard actions most (per-action gain vs the L2 refiner's error: "
             "positive correlation)", corr > 0.3, f"correlation {corr:.2f} over {len(acts)} actions",
             profile=profile, gate=img_gate, gate_detail=img_gate_text)
@@ -434,33 +421,22 @@ print(f"\n{n_ok} of {len(claims)} claims reproduced at profile '{profile}' with 
 # ## A wild test image: the Final pose beside the truth
 
 # %%
-ev = runs["Final"][seeds[0]]["wild_test"]
-order = np.argsort(ev["errors"])
-k = order[len(order) // 2]
-img = d["images"]["wild_test"].get_batch([outs["wild_test"]["index"][k]])["image"][0].permute(1, 2, 0).numpy()
-fig, ax = plt.subplots(figsize=(3.5, 3.5))
-viz.image_with_skeleton(ax, img, outs["wild_test"]["explicit"]["adversarial"]["joints_2d"][k],
-                        title=f"median wild image: {ev['errors'][k]:.0f} mm")
-plt.show()
-viz.show(viz.skeleton_figure([ev["pred_3d"][k], outs["wild_test"]["gt_3d"][k]], labels=["Final", "ground truth"],
-                             mode="side_by_side", title=f"median wild test image: MPJPE {ev['errors'][k]:.0f} mm"))
+o = outs["wild_test"]
+chapter.show_predictions(d["images"]["wild_test"], o["index"], o["explicit"]["adversarial"]["joints_2d"],
+                         runs["Final"][seeds[0]]["wild_test"], which=("median",), label="Final", gt_3d=o["gt_3d"]);
 
 # %% [markdown]
 # ## Results file and the exported model
 
 # %%
 recs = []
-common = dict(dataset="posecore-synth" if dataset == "synth" else dataset, profile=profile)
+common = ch.common
 PAPER = {"Base": 62.0, "Final": 58.68}
 
 
 def seeded(metric, values, unit, **kw):
-    """A record of the mean over the seeds whose refiner did not diverge (NaN); none if all diverged."""
-    ok = [v for v in values if np.isfinite(v)]
-    if not ok:
-        return None
-    return results.record(metric, float(np.mean(ok)), unit, seeds=len(ok), spread=float(np.ptp(ok)),
-                          diverged_seeds=len(values) - len(ok), **kw, **common)
+    """The mean over the seeds whose refiner did not diverge (NaN); None if all diverged."""
+    return chapter.seeded(metric, values, unit, common, skip_nonfinite=True, **kw)
 
 
 for r in rows:
@@ -477,7 +453,7 @@ recs += claim_records(claims, common["dataset"], profile)
 path = results.write("08_fbi_multimodal_depth", recs)
 from posecore import api
 exported = api.export_fbi_model(api.default_image_export("fbi"), explicit["adversarial"], fbi_nets["predicted"],
-                                runs["Final"][seeds[0]]["model"], parts=fbi_recipe.ROWS["Final"].parts,
+                                runs["Final"][seeds[0]]["model"], parts=fbi_recipe.VARIANTS["Final"].parts,
                                 backbone=bb["id"], profile=profile, data=common["dataset"])
 estimate = api.load_image_model("fbi")
 k0 = outs["test"]["index"][0]
@@ -485,4 +461,4 @@ again = estimate(d["images"]["test"].get_batch([k0])["image"])
 diff = np.abs(again["pose_3d"][0] - runs["Final"][seeds[0]]["test"]["pred_3d"][0]).max()
 print(f"reloaded: the exported pipeline gives the chapter's Final pose of the first lab test image within {diff:.2g} mm")
 print(f"{len(recs)} records -> {path.name}; pipeline exported to {exported.name}; chapter wall time "
-      f"{time.perf_counter() - T0:.0f} s (target at the quick profile: <= 20 min with the backbone cached)")
+      f"{ch.seconds():.0f} s (target at the quick profile: <= 20 min with the backbone cached)")

@@ -50,35 +50,28 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-import posecore.params
+from posecore import chapter, results
 from posecore import data as pdata
-from posecore import profiles, results, viz
-from posecore.evaluate import check_claim, claim_records, fmt_seeds, seed_comparison, table
-from posecore.models.probe import body_frame, windows
+from posecore.evaluate import check_claim, claim_records, fmt_seeds, table
+from posecore.models.probe import windows
 from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import martinez as martinez_recipe
 from posecore.recipes import wang as wang_recipe
 from posecore.recipes import wang_image as wi
 from posecore.recipes import yang as yang_recipe
 from posecore.recipes import zhou as zhou_recipe
-from posecore.train import select_device
 
-T0 = time.perf_counter()
-posecore.params.validate()
-profile = profiles.resolve(profile)
-profiles.check_choice("dataset", dataset, ("synth",))
-seeds = list(seeds) if seeds is not None else profiles.pick(profile, smoke=[0], quick=[0, 1], full=[0, 1])
-oracle_seeds = list(oracle_seeds) if oracle_seeds is not None else profiles.pick(profile, smoke=[0], quick=[0],
-                                                                                  full=[0, 1])
+ch = chapter.start(profile, dataset, datasets=("synth",))
+profile, device = ch.profile, ch.device
+seeds = chapter.seed_list(seeds, profile)
+oracle_seeds = chapter.seed_list(oracle_seeds, profile, quick=[0])
 # "w/o geometric search" (an ablation of ours): the first seed at the quick profile (CPU time)
-ablation_seeds = list(ablation_seeds) if ablation_seeds is not None else profiles.pick(profile, smoke=[0], quick=[0],
-                                                                                        full=[0, 1])
+ablation_seeds = chapter.seed_list(ablation_seeds, profile, quick=[0])
 bcfg = backbone_recipe.config(profile)
 zcfg = zhou_recipe.config(profile)                 # chapter 05's runs and image pools
 ycfg = yang_recipe.config(profile)                 # chapter 07's runs (same pools)
 cfg = wi.config(profile, steps=steps, probe_seeds=probe_seeds)
 STEPS = cfg.row_steps(zcfg)
-device = select_device("auto")
 DATA = "posecore-synth"
 SCALE = (f"{bcfg.resolution} px crops, shared backbone ({bcfg.stacks}x{bcfg.modules} hourglass of width {bcfg.features}); "
          f"Wang rows: {STEPS} steps of batch {zcfg.batch_size} (1:1 lab/wild), {zcfg.optimizer} lr {zcfg.lr:g} "
@@ -126,11 +119,9 @@ cfg
 
 # %%
 t = time.perf_counter()
-bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False)
-backbone = (bb["state"], bb["id"])
-d = zhou_recipe.load_data(zcfg, bcfg, dataset, data_root, progress=True, device=device)
+img = chapter.image_inputs(bcfg, zcfg, dataset, data_root, device)
+bb, backbone, d, hidden = img["bb"], img["backbone"], img["d"], img["hidden"]
 kw = {"data_root": data_root} if data_root else {}
-hidden = pdata.load(dataset, "wild_train", reveal_hidden=True, **kw).poses_3d
 lab_train = pdata.load(dataset, "train", **kw)
 wcfg = wang_recipe.config(profile, net=martinez_recipe.config(profile), norm="camera")   # chapter 03's generator
 generator, _ = wang_recipe.train_wang(lab_train, wcfg, seed=0, name=f"wang-{profile}", progress=False)
@@ -163,9 +154,9 @@ table(["wild action", "samples", "generated-label MPJPE (mm)"],
 # %%
 t = time.perf_counter()
 runs = {}                       # {row: {seed: dict(model, history, eval...)}}
-for name, row in wi.ROWS.items():
+for name, row in wi.VARIANTS.items():
     for s in {"true": oracle_seeds, "generated_no_gs": ablation_seeds}.get(row.labels, seeds):
-        m, h = wi.train_row(row, zcfg, bcfg, backbone, d, labels, seed=s, steps=STEPS, device=device, progress=False)
+        m, h = wi.train_variant(row, zcfg, bcfg, backbone, d, labels, seed=s, steps=STEPS, device=device, progress=False)
         runs.setdefault(name, {})[s] = dict(model=m, history=h, **wi.evaluate_model(m, d, zcfg, device=device))
 t_wang = time.perf_counter() - t
 for s in seeds:
@@ -178,13 +169,13 @@ for s in seeds:
     runs.setdefault("Yang (Full)", {})[s] = dict(model=y["G"], history=y["history"]["adversarial"],
                                                   **{k: y[k] for k in ("pred", "test", "wild_test", "wild_train")})
 ORDER = ["Zhou (3D+2D/w geo)", "Yang (Full)", "Wang", "Wang w/o geometric search", "oracle: true wild 3D"]
-train_s = {n: [r["history"][-1]["time_s"] for r in runs[n].values() if r["history"]] for n in wi.ROWS}
+train_s = {n: [r["history"][-1]["time_s"] for r in runs[n].values() if r["history"]] for n in wi.VARIANTS}
 print(f"Wang rows trained or loaded in {t_wang:.0f} s; training time per run (this machine, from the run's own "
       f"log): " + ", ".join(f"{n} {np.mean(v):.0f} s" for n, v in train_s.items() if v))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-for n in wi.ROWS:
+for n in wi.VARIANTS:
     h = runs[n][min(runs[n])]["history"]
     st = [x["step"] for x in h if "hm" in x]
     for ax, key in zip(axes, ("hm", "depth")):
@@ -249,7 +240,7 @@ table(["row"] + scenes, [[n] + [first(n)["wild_test"]["pck_scene"][s] for s in s
 # %%
 pool = d["pools"]["wild_train"][:cfg.n_train_eval]
 copy_rows = []
-for n, row in wi.ROWS.items():
+for n, row in wi.VARIANTS.items():
     r = first(n)
     chk = wi.training_images_check(r["model"], d, {"its labels": labels[row.labels], "truth": labels["true"]}, pool,
                                    zcfg.eval_batch, device=device)
@@ -363,10 +354,10 @@ def gate_of(*names):
                                                       + ", ".join(f"{n} {v:.1f}" for n, v in p.items()) + ")")
 
 
-def claim(text, a, b, va, vb, higher=False):
-    cmp = seed_comparison(va, vb, lower_is_better=not higher)
+def claim(text, a, b, va, vb, higher=False, label=None, min_spread=0.0):
     ok, gtext = gate_of(a, b)
-    check_claim(claims, text, cmp["better"], f"{a} vs {b}: {cmp['text']}", profile=profile, gate=ok, gate_detail=gtext)
+    chapter.claim(claims, text, va, vb, higher=higher, label=label or f"{a} vs {b}", min_spread=min_spread,
+                  profile=profile, gate=ok, gate_detail=gtext)
 
 
 claims = []
@@ -386,15 +377,12 @@ check_claim(claims, "Zhou's depths stay flatter than Wang's (Fig. 7: within-wind
             spread["Wang"] > spread["Zhou (3D+2D/w geo)"],
             f"Wang {spread['Wang']:.1f} mm vs Zhou {spread['Zhou (3D+2D/w geo)']:.1f} mm (truth "
             f"{spread['true 3D']:.1f}); one seed, no spread to compare with", profile=profile, gate=ok, gate_detail=gtext)
-ok, gtext = gate_of("Wang", "Wang w/o geometric search")
-cmp = seed_comparison(avg("Wang"), avg("Wang w/o geometric search"), min_spread=float(np.ptp(avg("Wang"))))
-check_claim(claims, "ours: labels refined by geometric search train a better network (Wang vs w/o GS, lab MPJPE)",
-            cmp["better"], f"Wang vs w/o GS: {cmp['text']}", profile=profile, gate=ok, gate_detail=gtext)
-ok, gtext = gate_of("oracle: true wild 3D", "Wang")
-cmp = seed_comparison(get("oracle: true wild 3D", "wild_test", "pck"), get("Wang", "wild_test", "pck"),
-                      lower_is_better=False, min_spread=float(np.ptp(get("Wang", "wild_test", "pck"))))
-check_claim(claims, "ours: label quality bounds the gain (the oracle's true wild 3D beats the generated labels, wild PCK)",
-            cmp["better"], f"oracle vs Wang: {cmp['text']}", profile=profile, gate=ok, gate_detail=gtext)
+claim("ours: labels refined by geometric search train a better network (Wang vs w/o GS, lab MPJPE)",
+      "Wang", "Wang w/o geometric search", avg("Wang"), avg("Wang w/o geometric search"), label="Wang vs w/o GS",
+      min_spread=float(np.ptp(avg("Wang"))))
+claim("ours: label quality bounds the gain (the oracle's true wild 3D beats the generated labels, wild PCK)",
+      "oracle: true wild 3D", "Wang", get("oracle: true wild 3D", "wild_test", "pck"), get("Wang", "wild_test", "pck"),
+      higher=True, label="oracle vs Wang", min_spread=float(np.ptp(get("Wang", "wild_test", "pck"))))
 n_ok = sum(c["reproduced"] for c in claims)
 n_judged = sum(c["judged"] for c in claims)
 print(f"\n{n_ok} of {len(claims)} claims reproduced, {n_judged} judged, at profile '{profile}' with seeds {seeds}")
@@ -404,26 +392,20 @@ print(f"\n{n_ok} of {len(claims)} claims reproduced, {n_judged} judged, at profi
 
 # %%
 r = first("Wang")
-pred, ev = r["pred"]["wild_test"], r["wild_test"]
-k_med = int(np.argsort(ev["errors"])[len(ev["errors"]) // 2])        # the median image
-fig, ax = plt.subplots(figsize=(3.5, 3.5))
-img = d["images"]["wild_test"].get_batch([pred["index"][k_med]])["image"][0].permute(1, 2, 0).numpy()
-viz.image_with_skeleton(ax, img, pred["joints_2d"][k_med], title=f"median: {ev['errors'][k_med]:.0f} mm ({pred['scene'][k_med]})")
-plt.show()
-viz.show(viz.skeleton_figure([ev["pred_3d"][k_med], ev["gt_3d"][k_med]], labels=["Wang", "ground truth"], mode="side_by_side",
-                             title=f"median wild test image: MPJPE {ev['errors'][k_med]:.0f} mm"))
+pred = r["pred"]["wild_test"]
+k_med = dict(chapter.show_predictions(d["images"]["wild_test"], pred["index"], pred["joints_2d"], r["wild_test"],
+                                      which=("median",), label="Wang", scenes=pred["scene"]))["median"]
 
 # %% [markdown]
 # ## Results file and the exported network
 
 # %%
 recs = []
-common = dict(dataset=DATA, profile=profile)
+common = ch.common
 
 
 def seeded(metric, values, unit, **kw):
-    return results.record(metric, float(np.mean(values)), unit, seeds=len(values), spread=float(np.ptp(values)),
-                          **kw, **common)
+    return chapter.seeded(metric, values, unit, common, **kw)
 
 
 for k, q in quality.items():
@@ -455,4 +437,4 @@ again = api.load_image_model("wang")(d["images"]["wild_test"].get_batch([pred["i
 print(f"reloaded: 2D of the median wild image within {np.abs(again['joints_2d'][0] - pred['joints_2d'][k_med]).max():.2g} px "
       f"of the chapter's prediction")
 print(f"{len(recs)} records -> {path.name}; network 'Wang' exported to {exported.name}; chapter wall time "
-      f"{time.perf_counter() - T0:.0f} s (target at the quick profile: <= 20 min)")
+      f"{ch.seconds():.0f} s (target at the quick profile: <= 20 min)")

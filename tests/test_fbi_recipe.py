@@ -21,7 +21,7 @@ def tiny(**kw):
 
 
 def test_rows_and_config():
-    r = fbi.ROWS
+    r = fbi.VARIANTS
     assert [n for n, x in r.items() if x.paper] == ["Base", "Final"]
     assert r["Base"].parts == ("2d",) and not r["Base"].weighted
     assert r["Final"].parts == ("2d", "depth", "fbi") and r["Final"].weighted and r["Final"].coarse == "adversarial"
@@ -113,16 +113,16 @@ def _outs(n=5, R=32, seed=0):
 def test_row_inputs():
     o = _outs()
     R = o["resolution"]
-    x = fbi.row_input(fbi.ROWS["Final"], o)
+    x = fbi.variant_input(fbi.VARIANTS["Final"], o)
     assert x.shape == (5, 93)
     assert np.allclose(x[:, :34], (2 * o["explicit"]["adversarial"]["joints_2d"] / R - 1).reshape(5, -1))
     assert np.allclose(x[:, 51:], o["fbi"]["predicted"].reshape(5, -1))
-    assert np.allclose(fbi.row_input(fbi.ROWS["w/o adversarial"], o)[:, 34:51], o["explicit"]["supervised"]["depth"])
-    oracle = fbi.row_input(fbi.ROWS["oracle FBI"], o)[:, 51:].reshape(5, 14, 3)
+    assert np.allclose(fbi.variant_input(fbi.VARIANTS["w/o adversarial"], o)[:, 34:51], o["explicit"]["supervised"]["depth"])
+    oracle = fbi.variant_input(fbi.VARIANTS["oracle FBI"], o)[:, 51:].reshape(5, 14, 3)
     assert (oracle.argmax(-1) == o["fbi_true"][10.0]).all() and set(np.unique(oracle)) <= {0.0, 1.0}
-    t5 = fbi.row_input(fbi.ROWS["true 2D + true FBI (tau 5)"], o)
+    t5 = fbi.variant_input(fbi.VARIANTS["true 2D + true FBI (tau 5)"], o)
     assert t5.shape == (5, 76) and (t5[:, 34:].reshape(5, 14, 3).argmax(-1) == o["fbi_true"][5.0]).all()
-    assert fbi.row_input(fbi.ROWS["Base"], o).shape == (5, 34)
+    assert fbi.variant_input(fbi.VARIANTS["Base"], o).shape == (5, 34)
 
 
 def test_evaluate_refined_scales_to_the_true_bone_sum():
@@ -144,11 +144,11 @@ def test_exported_pipeline_round_trip_and_errors(tmp_path):
     G = ZhouNet(yang.config("smoke").model(bcfg)).eval()
     F = fbi_model.FBINet(fbi.config("smoke").fbi_net(bcfg)).eval()
     o = _outs()
-    x = fbi.row_input(fbi.ROWS["Final"], o)
+    x = fbi.variant_input(fbi.VARIANTS["Final"], o)
     y = np.random.default_rng(1).normal(size=(5, 48)).astype(np.float32)
     cfg = tiny(refiner_steps=2, refiner_width=16, refiner_batch=4)
     ref, _, _ = fbi.train_refiner(x, y, cfg, weighted=True, progress=False)
-    path = api.export_fbi_model(tmp_path / "fbi.pt", G, F, ref, fbi.ROWS["Final"].parts, profile="smoke")
+    path = api.export_fbi_model(tmp_path / "fbi.pt", G, F, ref, fbi.VARIANTS["Final"].parts, profile="smoke")
     f = api.load_image_model("fbi", path)
     R = bcfg.resolution
     imgs = torch.rand(2, 3, R, R)

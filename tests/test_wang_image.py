@@ -27,8 +27,8 @@ class TrueLifter:
 
 
 def test_rows_and_config():
-    assert [n for n, r in wi.ROWS.items() if r.paper] == ["Wang"]
-    assert {r.labels for r in wi.ROWS.values()} == set(wi.LABELS)
+    assert [n for n, r in wi.VARIANTS.items() if r.paper] == ["Wang"]
+    assert {r.labels for r in wi.VARIANTS.values()} == set(wi.LABELS)
     q, z = wi.config("quick"), zhou.config("quick")
     assert q.window == 25 and q.probe_seeds == 5
     assert q.row_steps(z) == z.stage2_steps + z.stage3_steps                  # the Zhou row's compute
@@ -97,15 +97,15 @@ def _setup(tmp_path, monkeypatch):
 def test_train_row_trains_is_seeded_and_loads(tmp_path, monkeypatch):
     bcfg, bb, d, labels = _setup(tmp_path, monkeypatch)
     zc = zhou.config("smoke")
-    m, h = wi.train_row("Wang", zc, bcfg, bb, d, labels, seed=0, steps=3, progress=False)
+    m, h = wi.train_variant("Wang", zc, bcfg, bb, d, labels, seed=0, steps=3, progress=False)
     assert len(h) >= 1 and np.isfinite(h[-1]["depth"]) and h[-1]["depth"] > 0   # the wild rows' depth trained
-    again, _ = wi.train_row("Wang", zc, bcfg, bb, d, labels, seed=0, steps=3, progress=False)
+    again, _ = wi.train_variant("Wang", zc, bcfg, bb, d, labels, seed=0, steps=3, progress=False)
     for k, v in m.state_dict().items():
         assert torch.equal(v, again.state_dict()[k]), k
     names = sorted(p.name for p in (tmp_path / "checkpoints").glob("wang-image-stage2-*.pt"))
     assert len(names) == 1
-    wi.train_row("oracle: true wild 3D", zc, bcfg, bb, d, labels, seed=0, steps=3, progress=False)
-    other, _ = wi.train_row("Wang", zc, bcfg, bb, d, labels, seed=1, steps=3, progress=False)
+    wi.train_variant("oracle: true wild 3D", zc, bcfg, bb, d, labels, seed=0, steps=3, progress=False)
+    other, _ = wi.train_variant("Wang", zc, bcfg, bb, d, labels, seed=1, steps=3, progress=False)
     assert len(list((tmp_path / "checkpoints").glob("wang-image-stage2-*.pt"))) == 3   # labels, seed: new runs
     assert not torch.equal(other.depth.linear.weight, m.depth.linear.weight)
     # the exported network gives the same 2D as the model

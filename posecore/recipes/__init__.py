@@ -20,9 +20,11 @@ The house, arrows pointing down (``tests/test_architecture.py`` enforces them)::
     posecore.models.*       networks and pure maths, one file per paper (no training, data or API imports)
     posecore.data, skeleton, camera, metrics, losses, geometric_search
 
-Each paper module offers ``config(profile, **overrides)`` -- the one configuration per profile
-('smoke', 'quick', 'full'; overrides are a chapter's explicit papermill parameters, None = keep) -- and
-its ``train...`` functions, which load a finished checkpoint instead of retraining. Every cached
+Each paper module offers ``Config`` and ``config(profile, **overrides)`` -- the one configuration per
+profile ('smoke', 'quick', 'full'; overrides are a chapter's explicit papermill parameters, None =
+keep) -- and its ``train...`` functions, which load a finished checkpoint instead of retraining; the
+image papers' modules name their table rows ``VARIANTS`` (a ``Variant`` each) and train and score them
+with ``train_variant`` / ``run_variants``. Every cached
 training stage is declared with ``artefacts.stage(name, version, upstream)`` beside its code: the
 version is part of its checkpoints' keys (:mod:`posecore.artefacts`) and is bumped when what the stage
 computes changes (``tests/test_fingerprints.py`` enforces it).

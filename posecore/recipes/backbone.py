@@ -107,6 +107,10 @@ class BackboneConfig:
                                resolution=self.resolution, heatmap_stride=self.heatmap_stride)
 
 
+# every recipe module names its configuration Config (and makes it with config(profile, **overrides))
+Config = BackboneConfig
+
+
 def config(profile: str | None = None, **overrides) -> BackboneConfig:
     """The one backbone configuration of a profile, with a chapter's explicit overrides (None = keep)."""
     return profiles.override(BackboneConfig.for_profile(profiles.resolve(profile)), **overrides)

@@ -18,6 +18,10 @@ from .regression import batch_indices
 STAGE = artefacts.stage("drover", 1)
 
 
+# every recipe module names its configuration Config (and makes it with config(profile, **overrides))
+Config = D.DroverConfig
+
+
 def config(profile: str | None = None, **overrides) -> D.DroverConfig:
     """Paper sizes for ``full`` (fp32); on 2 CPU cores (``quick``) a 256-wide GAN with batch 4,096 for 400
     steps in bf16 autocast where the CPU has native bf16 (``precision='auto'``); ``smoke`` a toy GAN.

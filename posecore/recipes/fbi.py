@@ -9,7 +9,7 @@ refinement regressor with the weighted loss, the rows of the chapter and the per
   3D ground truth (:func:`train_fbi_branch`); ``wild_labels`` adds FBI labels of the wild training
   images (our extension: simulated annotations from their hidden 3D).
 - :func:`branch_outputs` -- every branch's predictions on a set of images (the refiner's inputs).
-- :data:`ROWS` / :func:`train_refiner` -- the refinement regressor (Martinez network, 2 residual
+- :data:`VARIANTS` / :func:`train_refiner` -- the refinement regressor (Martinez network, 2 residual
   blocks) on the chosen inputs, with the paper's weighted loss (alpha fixed from the mean L0 after an
   L2 warm-up) or plain L2; "Base" is the regressor on the 2D joints alone.
 
@@ -45,7 +45,7 @@ REFINER = artefacts.stage("fbi-refiner", 1, (REGRESSION,))
 
 # --- rows ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Row:
+class Variant:
     """One refinement regressor. ``parts``: its inputs (:data:`posecore.models.fbi.PARTS`); ``coarse``:
     which explicit branch gives 2D and depth ('adversarial' = Yang 'Full', 'supervised' = Yang
     'Baseline', 'truth' = ground-truth 2D and depth); ``fbi``: 'predicted' (the lab-trained branch),
@@ -63,21 +63,21 @@ class Row:
     paper: bool = False
 
 
-ROWS = {r.name: r for r in (
-    Row("Base", parts=("2d",), weighted=False, paper=True),
-    Row("Final", paper=True),
-    Row("w/o FBI", parts=("2d", "depth")),
-    Row("w/o coarse 3D", parts=("2d", "fbi")),
-    Row("w/o adversarial", coarse="supervised"),
-    Row("L2 loss", weighted=False),
-    Row("Final, L1 as written (no cap)", capped=False),
-    Row("oracle FBI", fbi="truth"),
-    Row("Final, FBI branch with wild labels", fbi="wild"),
+VARIANTS = {r.name: r for r in (
+    Variant("Base", parts=("2d",), weighted=False, paper=True),
+    Variant("Final", paper=True),
+    Variant("w/o FBI", parts=("2d", "depth")),
+    Variant("w/o coarse 3D", parts=("2d", "fbi")),
+    Variant("w/o adversarial", coarse="supervised"),
+    Variant("L2 loss", weighted=False),
+    Variant("Final, L1 as written (no cap)", capped=False),
+    Variant("oracle FBI", fbi="truth"),
+    Variant("Final, FBI branch with wild labels", fbi="wild"),
     # oracle inputs (ours): what FBI can add to a lifter that sees the true 2D
-    Row("true 2D", parts=("2d",), coarse="truth", weighted=False),
-    Row("true 2D + true FBI", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False),
-    Row("true 2D + true FBI (tau 5)", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False, tau=5.0),
-    Row("true 2D + true FBI (tau 20)", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False, tau=20.0),
+    Variant("true 2D", parts=("2d",), coarse="truth", weighted=False),
+    Variant("true 2D + true FBI", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False),
+    Variant("true 2D + true FBI (tau 5)", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False, tau=5.0),
+    Variant("true 2D + true FBI (tau 20)", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False, tau=20.0),
 )}
 
 
@@ -144,6 +144,10 @@ class FBIConfig:
         return MartinezConfig(in_features=in_features, width=self.refiner_width, num_blocks=2,
                               dropout=self.refiner_dropout, lr=self.refiner_lr, batch_size=self.refiner_batch,
                               num_steps=self.refiner_steps, decay_steps=max(self.refiner_steps, 1))
+
+
+# every recipe module names its configuration Config (and makes it with config(profile, **overrides))
+Config = FBIConfig
 
 
 def config(profile: str | None = None, **overrides) -> FBIConfig:
@@ -267,7 +271,7 @@ def branch_outputs(images, indices, explicit: dict, fbi_nets: dict, batch_size: 
     return res
 
 
-def row_input(row: Row, outs: dict) -> np.ndarray:
+def variant_input(row: Variant, outs: dict) -> np.ndarray:
     """The refiner input (N, D) of ``row`` from :func:`branch_outputs` (explicit nets named
     'adversarial' and 'supervised', FBI nets 'predicted' and 'wild'). 2D is crop-normalised
     (2 u / R - 1) so the coarse 3D pose's three axes share one unit."""
@@ -349,17 +353,17 @@ def evaluate_refined(pred_3d, gt_3d, actions=None, scale: str = "none") -> dict:
     return out
 
 
-def run_rows(cfg: FBIConfig, train_outs: dict, eval_outs: dict, rows=tuple(ROWS), seeds=(0,), actions=None,
-             progress: bool = False) -> dict:
-    """Train (or load) every row's refiner for each seed on ``train_outs`` (:func:`branch_outputs` on
+def run_variants(cfg: FBIConfig, train_outs: dict, eval_outs: dict, variants=tuple(VARIANTS), seeds=(0,),
+                 actions=None, progress: bool = False) -> dict:
+    """Train (or load) the refiner of every row in ``variants`` for each seed on ``train_outs`` (:func:`branch_outputs` on
     the refiner's lab images) and evaluate it on each split of ``eval_outs`` ({split: branch_outputs};
     'test' per action with ``actions``, wild splits at the true scale). Returns {row: {seed: dict(
     model, alpha, history, train_seconds, <split>: metrics)}}."""
     y = to_target(train_outs["gt_3d"])
     res = {}
-    for name in rows:
-        row = ROWS[name]
-        x = row_input(row, train_outs)
+    for name in variants:
+        row = VARIANTS[name]
+        x = variant_input(row, train_outs)
         res[name] = {}
         for s in seeds:
             t0 = time.perf_counter()
@@ -367,12 +371,12 @@ def run_rows(cfg: FBIConfig, train_outs: dict, eval_outs: dict, rows=tuple(ROWS)
                                                progress=progress, meta=dict(row=asdict(row)))
             r = dict(model=model, alpha=alpha, history=hist, train_seconds=time.perf_counter() - t0)
             for split, o in eval_outs.items():
-                p = from_output(predict_mlp(model, row_input(row, o)))
+                p = from_output(predict_mlp(model, variant_input(row, o)))
                 r[split] = evaluate_refined(p, o["gt_3d"], actions=actions if split == "test" else None,
                                             scale="none" if split == "test" else "true")
             res[name][s] = r
     return res
 
 
-__all__ = ["Row", "ROWS", "FBIConfig", "config", "batch_fbi_labels", "train_fbi_branch", "refine_images",
-           "branch_outputs", "row_input", "train_refiner", "evaluate_refined", "run_rows"]
+__all__ = ["Variant", "VARIANTS", "FBIConfig", "config", "batch_fbi_labels", "train_fbi_branch", "refine_images",
+           "branch_outputs", "variant_input", "train_refiner", "evaluate_refined", "run_variants"]

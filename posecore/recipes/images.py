@@ -210,7 +210,6 @@ def eval_indices(n_total: int, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng([seed, 4242]).choice(n_total, n, replace=False))
 
 
-
 @torch.no_grad()
 def predict(model, ds, indices=None, batch_size: int = 32, device="cpu") -> dict:
     """Run ``model`` over ``ds`` (an ImageDataset) at ``indices`` (default all). Returns numpy arrays:

@@ -14,6 +14,10 @@ from .regression import REGRESSION, train_regressor
 STAGE = artefacts.stage("martinez", 1, (REGRESSION,))
 
 
+# every recipe module names its configuration Config (and makes it with config(profile, **overrides))
+Config = MartinezConfig
+
+
 def config(profile: str | None = None, **overrides) -> MartinezConfig:
     """The lifter for a run profile: the paper's sizes for ``full``; on CPU (``quick``) a 512-wide net
     with batch 256 and 1,500 steps (a 1024-wide net costs ~4x more per step and did not fit a

@@ -20,6 +20,10 @@ SYNTH = artefacts.stage("wang-synth", 1, (REGRESSION,))
 RECON = artefacts.stage("wang-recon", 1, (SYNTH,))
 
 
+# every recipe module names its configuration Config (and makes it with config(profile, **overrides))
+Config = WangConfig
+
+
 def config(profile: str | None = None, **overrides) -> WangConfig:
     """Both subnetworks at the Martinez recipe's size for the profile (:func:`martinez.config`), the
     paper's dx = 500 mm and the closed-form geometric search. ``overrides``: WangConfig fields.

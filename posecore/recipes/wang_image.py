@@ -4,7 +4,7 @@ two stages" of Zhou et al. (the shared 2D backbone, then heatmap + depth L2) -- 
 adversarial term; "each training batch contains both the Human3.6M and in-the-wild images in the
 ratio of 1:1" (Secs. 3.5-3.6, 4.2, 4.4). Plus the action-classification probe of Fig. 6.
 
-- :data:`ROWS` -- which 3D labels the wild images carry: the generator's (with / without geometric
+- :data:`VARIANTS` -- which 3D labels the wild images carry: the generator's (with / without geometric
   search) or, possible only on synthetic data, the hidden true 3D (the ceiling of any generator).
 - :class:`WangImageConfig` / :func:`config` -- the per-profile settings (steps = Zhou's stages 2 + 3,
   so the Wang and Zhou rows see the same compute; the probe's window, width, steps and seeds).
@@ -12,7 +12,7 @@ ratio of 1:1" (Secs. 3.5-3.6, 4.2, 4.4). Plus the action-classification probe of
   wild training split's 2D labels; :func:`label_quality` measures labels against a hidden truth.
 - :class:`Relabelled` -- an image set whose 3D labels are replaced (the wild images then count as
   3D-labelled in :class:`~posecore.recipes.images.MixedBatches`, whose depth targets follow).
-- :func:`train_row` -- Zhou's stage 2 on 1:1 lab / relabelled-wild batches from the shared backbone
+- :func:`train_variant` -- Zhou's stage 2 on 1:1 lab / relabelled-wild batches from the shared backbone
   (:func:`posecore.recipes.zhou.train_variant`, checkpointed and resumable); :func:`evaluate_model`
   -- lab test, wild test and wild training images as chapter 05 measures them.
 - :func:`predict_sequences` / :func:`probe_features` / :func:`train_probe` / :func:`run_probe` -- the
@@ -40,7 +40,7 @@ from .images import evaluate_splits, predict
 
 # --- rows ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Row:
+class Variant:
     """A Wang-style image network: the wild images' 3D labels are ``labels`` ('generated': the label
     generator with geometric search, the paper; 'generated_no_gs': the reconstruction alone; 'true':
     the hidden ground truth, an oracle only synthetic data allows)."""
@@ -49,10 +49,10 @@ class Row:
     paper: bool = False
 
 
-ROWS = {r.name: r for r in (
-    Row("Wang", "generated", paper=True),
-    Row("Wang w/o geometric search", "generated_no_gs"),
-    Row("oracle: true wild 3D", "true"),
+VARIANTS = {r.name: r for r in (
+    Variant("Wang", "generated", paper=True),
+    Variant("Wang w/o geometric search", "generated_no_gs"),
+    Variant("oracle: true wild 3D", "true"),
 )}
 LABELS = ("generated", "generated_no_gs", "true")
 
@@ -103,6 +103,10 @@ class WangImageConfig:
 
     def row_steps(self, zcfg: "zhou_recipe.RunConfig") -> int:
         return self.steps if self.steps is not None else zcfg.stage2_steps + zcfg.stage3_steps
+
+
+# every recipe module names its configuration Config (and makes it with config(profile, **overrides))
+Config = WangImageConfig
 
 
 def config(profile: str | None = None, **overrides) -> WangImageConfig:
@@ -177,14 +181,14 @@ class Relabelled:
 
 
 # --- training and evaluation -----------------------------------------------------------------------
-def train_row(row: Row | str, zcfg, backbone_cfg, backbone, d: dict, labels: dict, *, seed: int = 0,
+def train_variant(row: Variant | str, zcfg, backbone_cfg, backbone, d: dict, labels: dict, *, seed: int = 0,
               steps: int = 600, device="cpu", progress: bool = True):
     """Train (or load) one row: Zhou's network from the shared ``backbone`` (``(state_dict, id)``),
     stage 2 only (heatmap L2 + ``lambda_reg`` x depth L2) for ``steps`` steps on 1:1 batches of lab
     images (their 3D) and wild training images carrying ``labels[row.labels]``; Zhou's optimiser and
     schedule of the profile (``zcfg``: :class:`posecore.recipes.zhou.RunConfig`). ``d``:
     :func:`posecore.recipes.zhou.load_data`. Returns (model in eval mode, history)."""
-    row = ROWS[row] if isinstance(row, str) else row
+    row = VARIANTS[row] if isinstance(row, str) else row
     poses, valid = labels[row.labels]
     wild = Relabelled(d["images"]["wild_train"], poses, valid)
     tc = replace(zcfg.train_config(backbone_cfg), stage2_steps=steps, seed=seed)
@@ -337,6 +341,6 @@ def clip_depth_spread(poses, win: np.ndarray) -> float:
     return float(z[win].std(1)[:, 1:].mean())                                   # (W, T, 17) -> std over T
 
 
-__all__ = ["Row", "ROWS", "LABELS", "WangImageConfig", "config", "wild_labels", "labels_id", "label_quality",
-           "Relabelled", "train_row", "evaluate_model", "training_images_check", "predict_sequences", "clip_indices",
+__all__ = ["Variant", "VARIANTS", "LABELS", "WangImageConfig", "config", "wild_labels", "labels_id", "label_quality",
+           "Relabelled", "train_variant", "evaluate_model", "training_images_check", "predict_sequences", "clip_indices",
            "pose_2d_features", "probe_features", "train_probe", "run_probe", "clip_depth_spread"]

@@ -169,6 +169,10 @@ class YangConfig:
                                    convs=4 if hg.resolution >= 64 else 3)
 
 
+# every recipe module names its configuration Config (and makes it with config(profile, **overrides))
+Config = YangConfig
+
+
 def config(profile: str | None = None, **overrides) -> YangConfig:
     """The one configuration of the Yang runs for a profile, with a chapter's explicit overrides."""
     return profiles.override(YangConfig.for_profile(profiles.resolve(profile)), **overrides)

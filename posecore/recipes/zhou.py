@@ -235,6 +235,10 @@ class RunConfig:
                                 lr_schedule=self.lr_schedule, seed=self.seed, pool_seed=self.data_seed)
 
 
+# every recipe module names its configuration Config (and makes it with config(profile, **overrides))
+Config = RunConfig
+
+
 def config(profile: str | None = None, **overrides) -> RunConfig:
     """The one configuration of the Zhou runs for a profile, with a chapter's explicit overrides."""
     return profiles.override(RunConfig.for_profile(profiles.resolve(profile)), **overrides)
