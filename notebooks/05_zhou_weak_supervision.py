@@ -58,6 +58,7 @@ import numpy as np
 from posecore import chapter, metrics, results, viz
 from posecore.evaluate import claim_records, fmt_seeds, table
 from posecore.recipes import backbone as backbone_recipe
+from posecore.recipes import image_data
 from posecore.recipes import zhou as zhou_recipe
 
 ch = chapter.start(profile, dataset)
@@ -222,7 +223,7 @@ table(["held-out images", "pairs", "same peak %", "peak nearer the partner %", "
 
 # %%
 t = time.perf_counter()
-d = zhou_recipe.load_data(cfg, bcfg, dataset, data_root, progress=True, device=device)
+d = image_data.load(cfg.data, bcfg, dataset, data_root, progress=True, device=device)
 print(f"data ready in {time.perf_counter() - t:.1f} s")
 rows = [[s, len(p), int(p.has_3d.sum()), ", ".join(sorted(set(p.scene.tolist()))), len(d["eval_idx"].get(s, []))]
         for s, p in d["sets"].items()]

@@ -52,7 +52,7 @@ from posecore.camera import crop_to_image
 from posecore.evaluate import check_claim, claim_records, evaluate_images, table
 from posecore.models.lifter import lift_with
 from posecore.models.zhou import canonical_bone_sum
-from posecore.recipes import backbone as backbone_recipe, martinez as martinez_recipe, zhou as zhou_recipe
+from posecore.recipes import backbone as backbone_recipe, image_data, martinez as martinez_recipe, zhou as zhou_recipe
 from posecore.recipes.images import predict
 from posecore.train import select_device
 
@@ -73,7 +73,7 @@ print(f"profile={profile}  device={device}\n{SCALE}")
 t = time.perf_counter()
 bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False)   # chapter 05's, when cached
 backbone = (bb["state"], bb["id"])
-d = zhou_recipe.load_data(cfg, bcfg, dataset, data_root, device=device)
+d = image_data.load(cfg.data, bcfg, dataset, data_root, device=device)
 runs = zhou_recipe.run_variants(cfg, d, bcfg, backbone, device=device, progress=False)
 bone_sum = canonical_bone_sum(d["canonical"])
 print(f"four variants ready (trained or loaded) in {time.perf_counter() - t:.1f} s")

@@ -60,7 +60,7 @@ from posecore import chapter, metrics, profiles, results
 from posecore.evaluate import claim_records, fmt_seeds, limb_errors, pckh_groups, table
 from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import yang as yang_recipe
-from posecore.recipes import zhou as zhou_recipe
+from posecore.recipes import image_data
 
 ch = chapter.start(profile, dataset)
 profile, device = ch.profile, ch.device
@@ -125,7 +125,7 @@ print(f"backbone ready in {time.perf_counter() - t:.0f} s (from {bb['source']}):
       f"{bb['eval']['lab']['pckh']:.1f} %, pair ratio {bb['eval']['lab']['pair_ratio']:.2f}; wild PCKh@0.5 "
       f"{bb['eval']['wild']['pckh']:.1f} %")
 t = time.perf_counter()
-d = zhou_recipe.load_data(cfg, bcfg, dataset, data_root, progress=True, device=device)
+d = image_data.load(cfg.data, bcfg, dataset, data_root, progress=True, device=device)
 print(f"data ready in {time.perf_counter() - t:.1f} s; wild test: {d['n_in_crop']} of {d['n_wild_candidates']} "
       f"samples have every joint in the crop, {len(d['eval_idx']['wild_test'])} evaluated")
 table(["split", "samples", "with 3D", "evaluated"],

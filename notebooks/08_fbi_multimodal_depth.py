@@ -125,7 +125,7 @@ cfg
 
 # %%
 t = time.perf_counter()
-img = chapter.image_inputs(bcfg, ycfg, dataset, data_root, device)
+img = chapter.image_inputs(bcfg, ycfg.data, dataset, data_root, device)
 bb, backbone, d, hidden = img["bb"], img["backbone"], img["d"], img["hidden"]
 print(f"backbone ({bb['source'][:40]}...) and data ready in {time.perf_counter() - t:.0f} s; lab PCKh@0.5 of the "
       f"backbone {bb['eval']['lab']['pckh']:.1f} %")
@@ -168,14 +168,14 @@ t_explicit = time.perf_counter() - t
 t = time.perf_counter()
 fbi_nets, fbi_hist = {}, {}
 fbi_nets["predicted"], fbi_hist["predicted"] = fbi_recipe.train_fbi_branch(
-    cfg, bcfg, backbone, d["images"]["train"], data_id=d["data_id"], train_pool=ycfg.train_pool, device=device,
+    cfg, bcfg, backbone, d["images"]["train"], data_id=d["data_id"], train_pool=ycfg.data.train_pool, device=device,
     progress=False)
 t_fbi_lab = time.perf_counter() - t
 t = time.perf_counter()
 if hidden is not None:
     fbi_nets["wild"], fbi_hist["wild"] = fbi_recipe.train_fbi_branch(
         cfg, bcfg, backbone, d["images"]["train"], d["images"]["wild_train"], data_id=d["data_id"],
-        wild_poses_3d=hidden, train_pool=ycfg.train_pool, device=device, progress=False)
+        wild_poses_3d=hidden, train_pool=ycfg.data.train_pool, device=device, progress=False)
 t_fbi_wild = time.perf_counter() - t
 print(f"explicit branches ready in {t_explicit:.0f} s; FBI branch (lab) {t_fbi_lab:.0f} s; (lab + wild labels) "
       f"{t_fbi_wild:.0f} s")
@@ -194,7 +194,7 @@ plt.show()
 
 # %%
 t = time.perf_counter()
-ref_images, ref_idx = fbi_recipe.refine_images(d, cfg.n_refine, ycfg.data_seed)
+ref_images, ref_idx = fbi_recipe.refine_images(d, cfg.n_refine, ycfg.data.data_seed)
 TAUS = (5.0, 10.0, 20.0)
 kw = dict(batch_size=cfg.eval_batch, device=device, taus=TAUS)
 outs_train = fbi_recipe.branch_outputs(ref_images, ref_idx, explicit, fbi_nets, **kw)

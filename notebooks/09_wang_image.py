@@ -119,7 +119,7 @@ cfg
 
 # %%
 t = time.perf_counter()
-img = chapter.image_inputs(bcfg, zcfg, dataset, data_root, device)
+img = chapter.image_inputs(bcfg, zcfg.data, dataset, data_root, device)
 bb, backbone, d, hidden = img["bb"], img["backbone"], img["d"], img["hidden"]
 kw = {"data_root": data_root} if data_root else {}
 lab_train = pdata.load(dataset, "train", **kw)

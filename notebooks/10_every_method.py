@@ -48,6 +48,7 @@ import posecore.params
 from posecore import api, metrics, profiles, results
 from posecore.evaluate import table
 from posecore.recipes import backbone as backbone_recipe
+from posecore.recipes import image_data
 from posecore.recipes import zhou as zhou_recipe
 from posecore.skeleton import bone_lengths
 
@@ -68,7 +69,7 @@ print(f"results folder: {directory.name} ({len(files)} chapters)")
 # %%
 bcfg = backbone_recipe.config(profile)
 zcfg = zhou_recipe.config(profile)
-d = zhou_recipe.load_data(zcfg, bcfg, dataset, data_root, progress=False)
+d = image_data.load(zcfg.data, bcfg, dataset, data_root, progress=False)
 idx = {s: d["eval_idx"][s] for s in ("test", "wild_test")}
 sets = {s: d["sets"][s][idx[s]] for s in idx}
 images = {s: d["images"][s].get_batch(idx[s])["image"] for s in idx}          # (N, 3, R, R) in [0, 1]

@@ -7,7 +7,7 @@ every chapter::
 
     ch = chapter.start(profile, dataset)                  # after the parameters cell
     seeds = chapter.seed_list(seeds, ch.profile, quick=[0, 1, 2])
-    img = chapter.image_inputs(bcfg, cfg, dataset, data_root, ch.device)
+    img = chapter.image_inputs(bcfg, cfg.data, dataset, data_root, ch.device)
     chapter.claim(claims, "A beats B", values_a, values_b, gate=ok, gate_detail=why, profile=ch.profile)
     recs.append(chapter.seeded("mpjpe", values, "mm", common, split="test", variant="A"))
 """
@@ -72,14 +72,14 @@ def image_inputs(bcfg, data_cfg, dataset: str, data_root, device, progress: bool
                  hidden: bool = True) -> dict:
     """The inputs every image chapter starts from: the shared backbone
     (:func:`posecore.recipes.backbone.get`: ``bb``, and ``backbone`` = (state, id) for the recipes),
-    the images, pools and evaluation subsets of :func:`posecore.recipes.zhou.load_data` (``d``, with
-    ``data_cfg``'s data fields) and, on the embedded benchmark with ``hidden``, the wild training
+    the images, pools and evaluation subsets of :func:`posecore.recipes.image_data.load` (``d``;
+    ``data_cfg``: an :class:`~posecore.recipes.image_data.ImageDataConfig`) and, on the embedded benchmark with ``hidden``, the wild training
     split's hidden 3D poses (``hidden``; None elsewhere: real 2D-only data has none)."""
     from . import data
     from .recipes import backbone as backbone_recipe
-    from .recipes import zhou as zhou_recipe
+    from .recipes import image_data
     bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False)
-    d = zhou_recipe.load_data(data_cfg, bcfg, dataset, data_root, progress=progress, device=device)
+    d = image_data.load(data_cfg, bcfg, dataset, data_root, progress=progress, device=device)
     kw = {"data_root": data_root} if data_root else {}
     wild_3d = data.load(dataset, "wild_train", reveal_hidden=True, **kw).poses_3d \
         if hidden and dataset == "synth" else None

@@ -96,3 +96,38 @@ def test_models_import_no_training_data_or_api(path):
 def test_relative_imports_resolve():
     deps = imports_of(ROOT / "recipes" / "wang.py")
     assert "posecore.models.wang" in deps and "posecore.recipes.martinez" in deps
+
+
+# the floors of the house, bottom first: a module imports only from its own floor or below (a package's
+# modules are on the package's floor). A new top-level module must be placed here.
+FLOORS = (
+    ("skeleton", "camera", "cache", "profiles", "params", "results", "artefacts", "metrics", "losses",
+     "geometric_search", "viz"),
+    ("data", "models"),
+    ("train", "evaluate", "keypoints"),
+    ("recipes",),
+    ("chapter", "fingerprint", "api", "cli", "book"),
+)
+
+
+def floor_of(module: str) -> int | None:
+    """The floor of ``posecore.<name>[.<sub>]``; None for the package itself (``posecore.__init__``)."""
+    parts = module.split(".")
+    if len(parts) < 2:
+        return None
+    for k, names in enumerate(FLOORS):
+        if parts[1] in names:
+            return k
+    raise AssertionError(f"{module} is on no floor: add it to FLOORS in tests/test_architecture.py")
+
+
+def test_no_arrow_up_a_floor():
+    up = [(m, d) for m, deps in graph().items() for d in deps
+          if floor_of(m) is not None and floor_of(d) is not None and floor_of(d) > floor_of(m)]
+    assert not up, "imports that point up a floor: " + ", ".join(f"{m} -> {d}" for m, d in sorted(up))
+
+
+def test_floor_check_finds_an_arrow_up():
+    assert floor_of("posecore.models.zhou") < floor_of("posecore.recipes.zhou") < floor_of("posecore.api")
+    with pytest.raises(AssertionError, match="on no floor"):
+        floor_of("posecore.newthing")

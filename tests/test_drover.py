@@ -9,7 +9,6 @@ from posecore import api, train
 from posecore.data.toy import toy_poseset
 from posecore.recipes.drover import train_drover
 from posecore.models import drover as D
-from posecore.skeleton import bone_lengths
 
 CFG = D.DroverConfig(width=32, batch_size=64, num_steps=4, extra_cameras=2)
 BONES_14 = ((0, 1), (1, 2), (3, 4), (4, 5), (6, 7), (7, 8), (9, 10), (10, 11), (8, 12), (9, 12), (12, 13))

@@ -14,7 +14,7 @@ refinement regressor with the weighted loss, the rows of the chapter and the per
   L2 warm-up) or plain L2; "Base" is the regressor on the 2D joints alone.
 
 Networks and the encoding: :mod:`posecore.models.fbi`. Data and image pools: chapter 05's
-(:func:`posecore.recipes.zhou.load_data` with the Yang configuration).
+(:func:`posecore.recipes.image_data.load` with the Yang configuration's data).
 """
 from __future__ import annotations
 

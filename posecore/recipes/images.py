@@ -246,7 +246,7 @@ EVAL_SPLITS = ("test", "wild_test", "wild_train")
 
 def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu") -> dict:
     """The one scoring path of an image model over the chapters' evaluation images (``d``:
-    :func:`posecore.recipes.zhou.load_data`): :func:`predict` on each split of :data:`EVAL_SPLITS`
+    :func:`posecore.recipes.image_data.load`): :func:`predict` on each split of :data:`EVAL_SPLITS`
     (lab test, wild test, held-out 2D-only wild training images), then
     :func:`posecore.evaluate.evaluate_images` -- the lab test's 3D at the canonical bone-length sum
     (Zhou et al. Sec. 4.1.2), the wild test's at each subject's true one (the known global scale of the

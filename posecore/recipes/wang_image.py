@@ -187,7 +187,7 @@ def train_variant(row: Variant | str, zcfg, backbone_cfg, backbone, d: dict, lab
     stage 2 only (heatmap L2 + ``lambda_reg`` x depth L2) for ``steps`` steps on 1:1 batches of lab
     images (their 3D) and wild training images carrying ``labels[row.labels]``; Zhou's optimiser and
     schedule of the profile (``zcfg``: :class:`posecore.recipes.zhou.RunConfig`). ``d``:
-    :func:`posecore.recipes.zhou.load_data`. Returns (model in eval mode, history)."""
+    :func:`posecore.recipes.image_data.load`. Returns (model in eval mode, history)."""
     row = VARIANTS[row] if isinstance(row, str) else row
     poses, valid = labels[row.labels]
     wild = Relabelled(d["images"]["wild_train"], poses, valid)

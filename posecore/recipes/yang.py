@@ -23,12 +23,12 @@ Every stage is a :func:`posecore.train.fit` run with its own checkpoint named by
 depends on, so rows that share a stage (every adversarial row starts from the one supervised
 Baseline, as in the paper) train it once, and a finished run is loaded. Networks and the descriptor
 maths: :mod:`posecore.models.yang`; data, image pools and the wild-test protocol are chapter 05's
-(:func:`posecore.recipes.zhou.load_data`).
+(:func:`posecore.recipes.image_data.load`).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +41,7 @@ from ..models.yang import SOURCES, DiscriminatorConfig, MultiSourceDiscriminator
 from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_sum
 from . import checkpoint_path
 from .backbone import BackboneConfig
+from .image_data import ImageDataConfig, with_overrides
 from .images import MixedBatches, evaluate_splits, optimizer, predict, schedulers, train_stage
 
 # the behaviour versions of Yang's two stages (posecore.artefacts); both start from the shared backbone
@@ -99,8 +100,9 @@ class YangConfig:
     that turns G's heatmaps into the descriptor's x, y (heatmaps peak at ~1, so beta sets how far
     below the peak a pixel's weight falls: exp(-beta * (1 - value))). ``d_width``: each D embedding's
     size. ``curve_every`` / ``n_curve``: lab-test MPJPE on ``n_curve`` images every ``curve_every``
-    adversarial steps (the paper's Fig. 5; 0 = off). The data fields are chapter 05's
-    (:class:`posecore.recipes.zhou.RunConfig`), so both chapters share the rendered image pools."""
+    adversarial steps (the paper's Fig. 5; 0 = off). ``data``: the image data every image chapter
+    shares (:class:`posecore.recipes.image_data.ImageDataConfig`), so chapters 05 and 07 train on the
+    same rendered image pools and score the same images."""
     reg_modules: int = 1
     reg_blocks: int = 3
     batch_size: int = 12
@@ -117,14 +119,9 @@ class YangConfig:
     wild_fraction: float = 0.5
     curve_every: int = 0
     n_curve: int = 200
-    train_pool: int = 0
-    n_eval_lab: int = 0
-    n_eval_wild: int = 0
-    n_eval_wild_2d: int = 2000
-    wild_in_crop: bool = True
     eval_batch: int = 32
     seed: int = 0
-    data_seed: int = 0
+    data: ImageDataConfig = field(default_factory=ImageDataConfig)
 
     def __post_init__(self):
         if self.optimizer not in ("rmsprop", "adam"):
@@ -147,12 +144,11 @@ class YangConfig:
             profile,
             # CI: a few steps per stage: proves the code path only
             smoke=cls(batch_size=4, stage2_steps=2, adv_steps=2, optimizer="adam", lr=1e-3, lr_schedule="cosine",
-                      d_width=16, curve_every=0, train_pool=24, n_eval_lab=12, n_eval_wild=12, n_eval_wild_2d=8),
+                      d_width=16, curve_every=0, data=ImageDataConfig.for_profile("smoke")),
             # 2 CPU cores, on the quick backbone (64 px, 2 x 1 hourglass of width 64): Adam + cosine, a few
             # hundred steps per stage from the shared backbone, the image pools of chapter 05
             quick=cls(batch_size=16, stage2_steps=400, adv_steps=200, optimizer="adam", lr=1e-3, lr_schedule="cosine",
-                      d_width=64, curve_every=50, n_curve=200, train_pool=1200, n_eval_lab=600, n_eval_wild=600,
-                      n_eval_wild_2d=300, eval_batch=64),
+                      d_width=64, curve_every=50, n_curve=200, eval_batch=64, data=ImageDataConfig.for_profile("quick")),
             # the paper: batch 12, 200k + 120k iterations, RMSprop 2.5e-4
             full=cls(curve_every=5000),
         )
@@ -174,8 +170,9 @@ Config = YangConfig
 
 
 def config(profile: str | None = None, **overrides) -> YangConfig:
-    """The one configuration of the Yang runs for a profile, with a chapter's explicit overrides."""
-    return profiles.override(YangConfig.for_profile(profiles.resolve(profile)), **overrides)
+    """The one configuration of the Yang runs for a profile, with a chapter's explicit overrides (the
+    data fields, e.g. ``train_pool``, go to its ``data``)."""
+    return with_overrides(YangConfig.for_profile(profiles.resolve(profile)), **overrides)
 
 
 def backbone_config(profile: str | None = None, **overrides) -> BackboneConfig:
@@ -244,14 +241,14 @@ def _freeze_2d(G: ZhouNet, fix_2d: bool) -> None:
 def _stage_config(cfg: YangConfig, backbone_cfg: BackboneConfig, data_id: str, stage: str, **extra) -> dict:
     keep = dict(model=asdict(cfg.model(backbone_cfg)), batch_size=cfg.batch_size, optimizer=cfg.optimizer, lr=cfg.lr,
                 lr_schedule=cfg.lr_schedule, lambda_reg=cfg.lambda_reg, wild_fraction=cfg.wild_fraction,
-                train_pool=cfg.train_pool, pool_seed=cfg.data_seed, seed=cfg.seed, data=data_id, stage=stage)
+                train_pool=cfg.data.train_pool, pool_seed=cfg.data.data_seed, seed=cfg.seed, data=data_id, stage=stage)
     keep.update(extra)
     return keep
 
 
 def _batches(lab, wild, cfg: YangConfig, stage: int, device):
     return MixedBatches(lab, wild, cfg.batch_size, cfg.wild_fraction, seed=cfg.seed, stage=stage,
-                        pool=cfg.train_pool, device=device, pool_seed=cfg.data_seed)
+                        pool=cfg.data.train_pool, device=device, pool_seed=cfg.data.data_seed)
 
 
 def train_supervised(G: ZhouNet, cfg: YangConfig, backbone_cfg: BackboneConfig, lab, wild, data_id: str, *,
@@ -426,7 +423,7 @@ def curve(d: dict, cfg: YangConfig, device="cpu"):
 def run_variants(cfg: YangConfig, d: dict, backbone_cfg: BackboneConfig, backbone, variants=tuple(VARIANTS),
                  device="cpu", progress: bool = True) -> dict:
     """Train (or load) each row and evaluate it as chapter 05 does (lab test at the canonical bone sum,
-    wild test at the true one, held-out 2D-only wild images). ``d``: :func:`posecore.recipes.zhou.load_data`
+    wild test at the true one, held-out 2D-only wild images). ``d``: :func:`posecore.recipes.image_data.load`
     (``cfg`` has its data fields). Returns {row: dict(G, D, history, pred, test, wild_test, wild_train,
     train_seconds, eval_seconds)}."""
     fn = curve(d, cfg, device) if cfg.curve_every > 0 else None

@@ -7,9 +7,9 @@ per-profile configuration (:func:`config`) and the runs that chapters 05 and 06 
   loss), (2) the whole network with ``lambda_geo = 0``, (3) end-to-end with the geometric loss on.
   Each stage is a :func:`posecore.train.fit` run with its own checkpoint, named by the hash of
   everything it depends on, so variants share their common stages and a finished run is loaded.
-- :class:`RunConfig` / :func:`config` -- everything the chapters run, per profile (flat fields, so
-  papermill parameters override them); :func:`load_data` and :func:`run_variants` -- the data, the
-  cached image pools, training and evaluation of every variant.
+- :class:`RunConfig` / :func:`config` -- everything the chapters run, per profile (the shared image
+  data is its ``data``: :mod:`posecore.recipes.image_data`); :func:`run_variants` -- training and
+  evaluation of every variant.
 
 Networks and the depth maths: :mod:`posecore.models.zhou`; losses: :mod:`posecore.losses`; mixed
 batches and cached images: :mod:`posecore.recipes.images`; metrics: :func:`posecore.evaluate.evaluate_images`.
@@ -19,17 +19,15 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 
 from .. import artefacts, profiles, train
 from ..losses import LAMBDA_GEO, LAMBDA_REG, depth_loss, geometric_loss, heatmap_loss
-from ..models.zhou import ZhouConfig, ZhouNet, canonical_bone_lengths
+from ..models.zhou import ZhouConfig, ZhouNet
 from . import checkpoint_path
 from .backbone import BackboneConfig
-from .images import (CachedImages, MixedBatches, cache_path, eval_indices, evaluate_splits, optimizer, pool_indices,
-                     schedulers, train_stage)
-from .images import data_id as images_data_id
+from .image_data import ImageDataConfig, with_overrides
+from .images import (MixedBatches, evaluate_splits, optimizer, schedulers, train_stage)
 
 # the behaviour versions of Zhou's three stages (posecore.artefacts: bump one when what it computes
 # changes); each starts from the one before (stage 1 is the shared backbone when one is given, and the
@@ -188,9 +186,8 @@ def train_variant(variant: Variant | str, cfg: ImageTrainConfig, lab, wild, cano
 class RunConfig:
     """Everything chapters 05 and 06 run after the shared 2D backbone (:mod:`posecore.recipes.backbone`,
     which fixes the hourglass and the image resolution); :meth:`for_profile` gives the three scales.
-    ``n_eval_*`` cap the evaluated images per split (0: all); ``wild_in_crop``: score only wild-test
-    samples whose 17 joints all lie inside the crop (a truncated body's missing joints cannot be read
-    from the image; the paper's 3DHP test crops hold the whole body)."""
+    ``data``: the image data the image chapters share (pools, evaluation subsets, data seed:
+    :class:`posecore.recipes.image_data.ImageDataConfig`)."""
     reg_modules: int = 2
     batch_size: int = 6
     stage2_steps: int = 200_000
@@ -199,15 +196,10 @@ class RunConfig:
     lr: float = 2.5e-4
     lambda_reg: float = LAMBDA_REG
     lambda_geo: float = LAMBDA_GEO
-    train_pool: int = 0
     lr_schedule: str = "constant"
-    n_eval_lab: int = 0
-    n_eval_wild: int = 0
-    n_eval_wild_2d: int = 2000
-    wild_in_crop: bool = True
     eval_batch: int = 32
     seed: int = 0               # training seed (initialisation of the depth regressor, batch order)
-    data_seed: int = 0          # training pools, evaluation subsets and renders: the same for every seed
+    data: ImageDataConfig = field(default_factory=ImageDataConfig)
 
     @classmethod
     def for_profile(cls, profile: str) -> "RunConfig":
@@ -215,13 +207,11 @@ class RunConfig:
             profile,
             # CI: a few steps per stage: proves the code path only
             smoke=cls(reg_modules=1, batch_size=4, stage2_steps=2, stage3_steps=2, optimizer="adam", lr=1e-3,
-                      train_pool=24, lr_schedule="cosine", n_eval_lab=12, n_eval_wild=12, n_eval_wild_2d=8,
-                      eval_batch=32),
+                      lr_schedule="cosine", eval_batch=32, data=ImageDataConfig.for_profile("smoke")),
             # 2 CPU cores: on the quick backbone (64 px, 2 x 1 hourglass of width 64), Adam, a few hundred
             # steps per stage from the shared backbone
             quick=cls(reg_modules=1, batch_size=16, stage2_steps=400, stage3_steps=200, optimizer="adam", lr=1e-3,
-                      lr_schedule="cosine", train_pool=1200, n_eval_lab=600, n_eval_wild=600, n_eval_wild_2d=300,
-                      eval_batch=64),
+                      lr_schedule="cosine", eval_batch=64, data=ImageDataConfig.for_profile("quick")),
             # the paper: batch 6, RMSprop 2.5e-4, 200k/40k after the 240k-iteration 2D stage
             full=cls(),
         )
@@ -231,8 +221,8 @@ class RunConfig:
                                 batch_size=self.batch_size, stage1_steps=backbone.steps,
                                 stage2_steps=self.stage2_steps, stage3_steps=self.stage3_steps,
                                 optimizer=self.optimizer, lr=self.lr, lambda_reg=self.lambda_reg,
-                                lambda_geo=self.lambda_geo, train_pool=self.train_pool,
-                                lr_schedule=self.lr_schedule, seed=self.seed, pool_seed=self.data_seed)
+                                lambda_geo=self.lambda_geo, train_pool=self.data.train_pool,
+                                lr_schedule=self.lr_schedule, seed=self.seed, pool_seed=self.data.data_seed)
 
 
 # every recipe module names its configuration Config (and makes it with config(profile, **overrides))
@@ -240,59 +230,9 @@ Config = RunConfig
 
 
 def config(profile: str | None = None, **overrides) -> RunConfig:
-    """The one configuration of the Zhou runs for a profile, with a chapter's explicit overrides."""
-    return profiles.override(RunConfig.for_profile(profiles.resolve(profile)), **overrides)
-
-
-def load_data(cfg: RunConfig, backbone: BackboneConfig, dataset: str = "synth", data_root=None, cache: bool = True,
-              progress: bool = False, device="cpu") -> dict:
-    """The four splits as PoseSets and ImageDatasets (at the backbone's resolution), the canonical
-    skeleton (lab-training average bone lengths, BONES order, mm) and the evaluation subsets. With
-    ``cfg.train_pool > 0`` the training images are a fixed pool per split, rendered once into a
-    :class:`CachedImages` (saved under the checkpoint folder, so a second chapter reuses it), and the
-    2D-only evaluation images of the wild training split are drawn from outside that pool (held out);
-    the evaluation images of every split are cached likewise. With ``cfg.wild_in_crop`` the wild-test
-    subset holds only samples with every joint inside the crop (``n_in_crop`` / ``n_wild_candidates``
-    say how many of the candidates qualified). ``device``: where uncached images are rendered."""
-    from .. import data
-    from ..data.images import ImageDataset
-    from ..data.render import render_samples
-    kw = dict(data_root=data_root) if data_root is not None else {}
-    sets = {s: data.load(dataset, s, **kw) for s in ("train", "test", "wild_train", "wild_test")}
-    hidden = data.load(dataset, "wild_train", reveal_hidden=True, **kw).poses_3d if dataset == "synth" else None
-    R = backbone.resolution
-    ds = {s: ImageDataset(p, resolution=R, heatmap_resolution=backbone.hourglass().heatmap_resolution,
-                          seed=cfg.data_seed, device=device,
-                          **({"render_poses_3d": hidden} if s == "wild_train" and hidden is not None else {}))
-          for s, p in sets.items()}
-    canonical = canonical_bone_lengths(sets["train"].poses_3d).numpy()
-    pools = {s: pool_indices(len(sets[s]), cfg.train_pool, cfg.data_seed, s) for s in ("train", "wild_train")}
-    n_w = len(sets["wild_train"])
-    outside = np.setdiff1d(np.arange(n_w), pools["wild_train"]) if cfg.train_pool > 0 else np.arange(n_w)
-    n_wt = len(sets["wild_test"])
-    wild_ok = np.arange(n_wt)
-    if cfg.wild_in_crop:
-        vis = render_samples(sets["wild_test"], np.arange(n_wt), R, cfg.data_seed, images=False,
-                             margin=ds["wild_test"].margin, device="cpu")["visible"].numpy()
-        wild_ok = np.flatnonzero(vis.all(1))
-    idx = {"test": eval_indices(len(sets["test"]), cfg.n_eval_lab, cfg.data_seed),
-           "wild_test": wild_ok[eval_indices(len(wild_ok), cfg.n_eval_wild, cfg.data_seed)],
-           "wild_train": outside[eval_indices(len(outside), cfg.n_eval_wild_2d, cfg.data_seed)]}
-    data_id = images_data_id(sets, R, hidden)
-    if cache:
-        need = {"train": pools["train"] if cfg.train_pool > 0 else None,
-                "wild_train": np.union1d(pools["wild_train"], idx["wild_train"]) if cfg.train_pool > 0 else None,
-                "test": idx["test"], "wild_test": idx["wild_test"]}
-        for s, ind in need.items():
-            if ind is None:
-                continue
-            t0 = time.perf_counter()
-            path = cache_path(s, data=data_id, split=s, seed=cfg.data_seed, idx=ind.tolist())
-            ds[s] = CachedImages(ds[s], ind, path=path)
-            if progress:
-                print(f"{s}: {len(ind)} images ready in {time.perf_counter() - t0:.1f} s")
-    return dict(sets=sets, images=ds, canonical=canonical, eval_idx=idx, data_id=data_id, pools=pools,
-                n_in_crop=len(wild_ok), n_wild_candidates=n_wt)
+    """The one configuration of the Zhou runs for a profile, with a chapter's explicit overrides (the
+    data fields, e.g. ``train_pool``, go to its ``data``)."""
+    return with_overrides(RunConfig.for_profile(profiles.resolve(profile)), **overrides)
 
 
 def run_variants(cfg: RunConfig, d: dict, backbone_cfg: BackboneConfig, backbone, variants=tuple(VARIANTS),
