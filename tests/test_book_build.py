@@ -446,7 +446,7 @@ def test_nbval_copies_in_phase_folders(tmp_path):
 
 
 def _fake_run_one(args):
-    """Stands in for posecore.book._run_one (in a worker process): records when it ran."""
+    """Stands in for posecore.book.execution._run_one (in a worker process): records when it ran."""
     src, out, *_ = args
     log = Path(os.environ["POSECORE_TEST_RUNLOG"])
     t0 = time.time()
@@ -461,7 +461,7 @@ def test_execute_runs_readers_after_the_others_finish(tmp_path, monkeypatch):
     log = tmp_path / "runs.jsonl"
     monkeypatch.setenv("POSECORE_TEST_RUNLOG", str(log))
     monkeypatch.setenv("POSECORE_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setattr(book, "_run_one", _fake_run_one)
+    monkeypatch.setattr(book.execution, "_run_one", _fake_run_one)
     book.execute("smoke", out_dir=tmp_path / "executed", jobs=2, force=True)
     runs = [json.loads(ln) for ln in log.read_text().splitlines()]
     readers = [r for r in runs if book.reads_results(book.NOTEBOOKS / f"{r['stem']}.py")]

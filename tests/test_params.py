@@ -149,13 +149,13 @@ def _no_run(*args, **kwargs):
     ({"sed": 3}, "did you mean 'seed'"),
 ])
 def test_book_execute_checks_parameters_up_front(monkeypatch, tmp_path, extra, needle):
-    monkeypatch.setattr(book, "_run_one", _no_run)
+    monkeypatch.setattr(book.execution, "_run_one", _no_run)
     with pytest.raises(book.BookError, match=needle):
         book.execute("smoke", only=["00"], out_dir=tmp_path, extra=extra)
 
 
 def test_book_cli_parses_p_values_like_literals(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(book, "_run_one", _no_run)
+    monkeypatch.setattr(book.execution, "_run_one", _no_run)
     rc = book.main(["execute", "--profile", "smoke", "--only", "00", "--out", str(tmp_path), "-p", "seed", "abc"])
     assert rc == 1
     assert "parameter 'seed' expects an int" in capsys.readouterr().err

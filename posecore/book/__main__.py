@@ -1,0 +1,4 @@
+"""``python -m posecore.book``."""
+from .cli import main
+
+raise SystemExit(main())
