@@ -159,57 +159,13 @@ table(["held-out images", "pairs", "same peak %", "peak nearer the partner %", "
 # which is left -- and the decoder picks one peak for both; the "two peaks" column is the accuracy the
 # maps already hold once left and right are told apart.
 #
-# **What was tried for the quick backbone** (development runs on this 2-core machine, before the
-# recipe was fixed; each a fresh network trained with `posecore/recipes/backbone.py`'s loop -- fresh
-# renders, flips, Adam with a one-cycle schedule over the run's own length -- and scored on 400
-# held-out lab-test / wild-test images; they are not re-run by this chapter, whose own numbers are
-# the tables above). Rerun any of them with `backbone_recipe.config("quick", resolution=..., heatmap_stride=..., batch_size=..., steps=...)`.
-#
-# | input | heatmaps | batch | s / step | steps | lab PCKh@0.5 % | pair ratio | wild PCKh@0.5 % |
-# |---|---|---|---|---|---|---|---|
-# | before: 64 px, per-variant stage 1, no flip, 2 x 2 | 16 x 16 | 16 | -- | 400 (+ stages 2-3) | 68.7-69.2 | 0.01-0.1 (collapsed) | -- |
-# | 64 px, 2 x 1 | 16 x 16 | 32 | 0.41 | 250 / 500 / 750 | 51.7 / 62.2 / 64.9 | 0.17 / 0.09 / 0.09 | 25.5 / 36.0 / 39.4 |
-# | 128 px, 2 x 1 | 32 x 32 | 16 | 0.55 | 200 / 400 | 17.4 / 36.4 | 1.56 / 0.89 | 6.3 / 12.5 |
-# | 64 px, 2 x 1, fine head (the recipe) | 32 x 32 | 32 | 0.64 | 250 / 500 / 750 | 17.6 / 28.9 / 36.6 | 2.00 / 1.28 / 0.89 | 7.7 / 11.5 / 14.6 |
-# | the recipe, renders with a chest print (see below) | 32 x 32 | 32 | 0.54 | 1000 / 3000 | 38.6 / 67.5 | 0.73 / 0.21 | 14.1 / 35.1 |
-# | the recipe, renders as shipped, fp32 (1000: a control run beside it; 3000: the backbone shipped before the bf16 recipe) | 32 x 32 | 32 | 0.70 | 1000 / 3000 | 37.7 / 67.5 | 0.73 / 0.17 | 14.7 / 35.6 |
-# | the recipe in bf16 autocast, one thread (run beside the next row; 600 held-out images) | 32 x 32 | 32 | 0.35 | 3000 | 67.6 | 0.19 | 35.5 |
-# | the recipe in bf16, 6,000 steps: **the shipped backbone** (600 held-out images; curve at 1000 / 3000 / 6000) | 32 x 32 | 32 | 0.36 | 1000 / 3000 / 6000 | 59.1 / 74.5 / 76.2 | 0.38 / 0.15 / 0.09 | 24.4 / 45.0 / 52.2 |
-#
-# **bf16 (finding).** On this CPU (AVX512-BF16) a training step under bf16 autocast, rendering included,
-# takes 0.65x the fp32 time on one thread, and at 3,000 steps it scores what fp32 scores (lab PCKh 67.6
-# vs 67.5 %, wild 35.5 vs 35.6 %) in 1,051 s (fp32: 2,107 s on two threads, ~0.51 s a step on one).
-# The shipped backbone therefore trains 6,000 steps in bf16 (2,136 s on one thread): lab PCKh@0.5
-# 76.2 %, wild 52.2 % -- but the pair ratio
-# keeps falling as it trains (0.38 at step 1,000, 0.09 at 6,000): twice the steps bring the joints
-# nearer the truth on average while the network still puts both joints of a pair on one spot. The
-# gate (lab PCKh@0.5 >= 85 %) and the ratio target (>= 0.8) are still not met.
-#
-# With 16 x 16 heatmaps the network learns fastest but puts both joints of a left/right pair on one
-# spot (ratio 0.09, falling as it trains). With 32 x 32 heatmaps -- from 128-px input or from the
-# 64-px input through the fine head -- the pairs are apart early in training (ratio ~0.9 at step
-# 400-750) but PCKh rises more slowly per step. We chose the fine head at 64 px (2.6x cheaper per image
-# than 128 px, so the later chapters' image training stays within their budgets). **Finding:** in the
-# full-length run (the table above) the ratio falls again as the network trains, so heatmap
-# resolution is not the whole cause of the collapse. The diagnostic table above measures the cause:
-# the network does not tell left from right in these renders (left and right limbs look alike; only the
-# feet, the hair and occlusion order show the facing), and under an L2 heatmap loss the best answer
-# to that ambiguity is the same two-peaked map for both joints of a pair, whose maximum is one spot.
-#
-# **A front cue does not fix it at this scale (finding).** We gave the renderer a realistic front/back
-# cue the network could see at 64 px: a print on the chest (the torso surface within ~60 deg of the
-# body's forward direction, from the lower ribs to the collar, in a colour contrasting with the shirt;
-# mirror-symmetric, so flipped images stay consistent), and trained the backbone with the recipe above.
-# At 3,000 steps it scored exactly what the shipped renders give in fp32 -- lab PCKh@0.5 67.5 % (67.5), pair
-# ratio 0.21 (0.17), wild 35.1 % (35.6) -- and the diagnostic above was unchanged: a map's peak nearer
-# the partner in 47.1 % of lab pairs (46.1), own / partner value 0.165 / 0.160 (0.171 / 0.171). At
-# 1,000 steps the two runs were also equal (38.6 vs 37.7 % lab PCKh, nearer-partner 47.6 vs 48.2 %). A
-# pair-aware decoder (the two peaks of a pair's summed maps, assigned by which map is higher at each)
-# scores 60.9 % against the arg-max's 66.3 % on those networks: the maps carry no left/right preference
-# to decode. So the network does not learn front from back within 3,000 steps of batch 32 even when the
-# body shows it; the print was not kept (it would retrain every image chapter for no gain). What is
-# left to try: many more steps (a GPU: `profile=full`), or a loss that rewards telling the two joints
-# of a pair apart.
+# **How the recipe was chosen.** The development runs behind the quick backbone (heatmap size, input
+# resolution, steps, bf16 autocast, a chest print as a front cue) are kept with the shipped weights'
+# provenance, in `posecore/weights/BACKBONE_NOTES.md`. In short: 32 x 32 heatmaps keep the two joints of a
+# pair apart early but the pair ratio falls again as the network trains; bf16 trains 6,000 steps in the
+# time fp32 takes for 3,000 at the same score; a front cue on the chest changed nothing within 3,000
+# steps. What is left to try: many more steps (a GPU: `profile=full`), or a loss that rewards telling the
+# two joints of a pair apart.
 
 # %% [markdown]
 # ## Data and the canonical skeleton
