@@ -125,7 +125,7 @@ def test_a_docstring_edit_a_rename_or_a_moved_function_keeps_every_key(tmp_path)
         f.write_text('"""An edited docstring."""\n# a comment\n' + text.split('"""', 2)[2].lstrip("\n")
                      if text.startswith('"""') else "# a comment\n" + text)
     f = copy / "posecore" / "recipes" / "backbone.py"
-    f.write_text(f.read_text().replace("_optimizer(", "_make_optimizer("))       # a rename
+    f.write_text(f.read_text().replace("FreshBatches", "RenderedBatches"))       # a rename
     f = copy / "posecore" / "metrics.py"
     f.write_text(f.read_text() + "\n\ndef moved_here():\n    return 1\n")
 

@@ -172,7 +172,7 @@ def test_zhou_full_one_step_per_stage(stage, variant):
     from posecore.models.hourglass import HourglassConfig
     from posecore.models.zhou import ZhouNet, canonical_bone_lengths
     from posecore.recipes import backbone, zhou
-    from posecore.recipes.images import MixedBatches
+    from posecore.recipes.images import MixedBatches, optimizer
 
     full = zhou.config("full").train_config(backbone.config("full"))
     assert full.model.hourglass == HourglassConfig.zhou(256)          # 2 stacks x 2 modules, 256 features
@@ -191,7 +191,7 @@ def test_zhou_full_one_step_per_stage(stage, variant):
     batch = batches(1)
     assert batch["image"].shape == (2, 3, R, R) and batch["heatmaps"].shape == (2, 17, R // 4, R // 4)
     params = model.parameters_2d() if stage == 1 else model.parameters()
-    opt = zhou._optimizer(params, cfg)                                # the recipe's optimiser (RMSprop)
+    opt = optimizer(params, cfg.optimizer, cfg.lr)                   # the recipe's optimiser (RMSprop)
     assert isinstance(opt, torch.optim.RMSprop)
     step_fn = zhou.make_step_fn(model, opt, stage, cfg, canonical, v)
     before_hg, before_depth = snapshot(model.hourglass), snapshot(model.depth)
