@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Stage", "stage", "STAGES", "torch_version", "plain", "digest", "array_digest",
-           "poseset_digest", "identity", "key", "atomic_save", "atomic_write_bytes", "locked"]
+           "poseset_digest", "identity", "key", "atomic_write", "atomic_save", "atomic_write_bytes", "locked"]
 
 
 # --- stages and their versions --------------------------------------------------------------------
@@ -139,16 +139,19 @@ def key(stage: Stage, config, *, precision: str | None = None) -> str:
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a unique temporary file in the same folder and an atomic
     rename (no reader sees a partial file; two writers never share a temporary name)."""
-    return _atomic(path, lambda f: f.write(data))
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def atomic_save(obj, path) -> Path:
     """``torch.save(obj)`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
     import torch
-    return _atomic(path, lambda f: torch.save(obj, f))
+    return atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def _atomic(path, write) -> Path:
+def atomic_write(path, write) -> Path:
+    """Call ``write(f)`` on a binary file object that becomes ``path`` atomically when it returns (a
+    uniquely named temporary file in the same folder, then a rename); on an error the temporary
+    file is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -153,14 +153,11 @@ class PoseSet:
 
     # -- io ---------------------------------------------------------------------------------------
     def save(self, path) -> Path:
-        """Write a compressed .npz (never overwrites a file that is not a PoseSet npz)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(tmp, **{k: getattr(self, k) for k in ARRAY_FIELDS},
-                            meta=np.array(json.dumps(self.meta)))
-        tmp.replace(path)
-        return path
+        """Write a compressed .npz atomically (a uniquely named temporary file, then a rename:
+        :func:`posecore.artefacts.atomic_write`)."""
+        from ..artefacts import atomic_write
+        return atomic_write(Path(path), lambda f: np.savez_compressed(
+            f, **{k: getattr(self, k) for k in ARRAY_FIELDS}, meta=np.array(json.dumps(self.meta))))
 
     @classmethod
     def load(cls, path) -> "PoseSet":

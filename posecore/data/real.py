@@ -133,16 +133,18 @@ def load_dataset(dataset: str, split: str, data_root, cache_dir=None, **options)
     check_cache_dir(cache)
     key = cache_key(dataset, split, sources, options)
     path = cache / f"{dataset}_{split}_{key}.npz"
-    if path.exists():
-        ps = PoseSet.load(path)
-        if ps.meta.get("cache_key") == key:
-            return ps
-    ps = _convert(dataset, split, root, options)
-    ps.meta["cache_key"] = key
-    try:
-        ps.save(path)
-    except OSError as e:
-        raise DataFormatError(f"{path}: cannot write the cache file ({type(e).__name__}: {e.strerror or e})") from e
+    from ..artefacts import locked
+    with locked(path):                        # a second process converting the same files waits, then loads
+        if path.exists():
+            ps = PoseSet.load(path)
+            if ps.meta.get("cache_key") == key:
+                return ps
+        ps = _convert(dataset, split, root, options)
+        ps.meta["cache_key"] = key
+        try:
+            ps.save(path)
+        except OSError as e:
+            raise DataFormatError(f"{path}: cannot write the cache file ({type(e).__name__}: {e.strerror or e})") from e
     return ps
 
 
