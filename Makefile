@@ -56,7 +56,7 @@ book: execute build
 test: venv data chromium unit nbval browser
 
 unit: venv
-	rm -rf _build/pytest
+	rm -rf _build/pytest && mkdir -p _build
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests -x -q -n $(JOBS) -m "not browser" --basetemp=_build/pytest
 
 # the notebooks as ipynb copies (jupytext), run cell by cell by nbval in the smoke profile;
@@ -88,6 +88,7 @@ browser-book-papermill: venv data
 	$(BIN)/python -m posecore.book build --executed $(TEST_BOOK)/executed --out $(TEST_BOOK) --clean
 
 browser: browser-book
+	rm -rf _build/pytest-browser && mkdir -p _build
 	$(TEST_ENV) POSECORE_BOOK_HTML=$(CURDIR)/$(TEST_BOOK)/_build/html $(BIN)/python -m pytest tests/test_book_build.py -q -rs \
 		--basetemp=_build/pytest-browser
 
