@@ -412,8 +412,8 @@ table(["target", "value", "met"],
 # %%
 r = runs["3D+2D/w geo"]
 pred = r["pred"]["wild_test"]
-chapter.show_predictions(d["images"]["wild_test"], pred["index"], pred["joints_2d"], r["wild_test"],
-                         scenes=pred["scene"]);
+picks = chapter.show_predictions(d["images"]["wild_test"], pred["index"], pred["joints_2d"], r["wild_test"],
+                                 scenes=pred["scene"])
 
 # %% [markdown]
 # ## Results file

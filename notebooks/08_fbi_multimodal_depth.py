@@ -422,8 +422,9 @@ print(f"\n{n_ok} of {len(claims)} claims reproduced at profile '{profile}' with 
 
 # %%
 o = outs["wild_test"]
-chapter.show_predictions(d["images"]["wild_test"], o["index"], o["explicit"]["adversarial"]["joints_2d"],
-                         runs["Final"][seeds[0]]["wild_test"], which=("median",), label="Final", gt_3d=o["gt_3d"]);
+picks = chapter.show_predictions(d["images"]["wild_test"], o["index"], o["explicit"]["adversarial"]["joints_2d"],
+                                 runs["Final"][seeds[0]]["wild_test"], which=("median",), label="Final",
+                                 gt_3d=o["gt_3d"])
 
 # %% [markdown]
 # ## Results file and the exported model
