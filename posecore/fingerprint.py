@@ -28,6 +28,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
+from unittest import mock
 
 import numpy as np
 import torch
@@ -173,10 +174,9 @@ def record(only=None) -> dict:
     out: dict = {}
     old_threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    old_env = os.environ.get("POSECORE_CHECKPOINTS")
     try:
-        with tempfile.TemporaryDirectory(prefix="posecore-fingerprint-") as tmp:
-            os.environ["POSECORE_CHECKPOINTS"] = tmp          # fresh: every stage trains, nothing is loaded
+        with tempfile.TemporaryDirectory(prefix="posecore-fingerprint-") as tmp, \
+                mock.patch.dict(os.environ, {"POSECORE_CHECKPOINTS": tmp}):   # fresh: every stage trains
 
             def stage_runs(names: list[str], fn: Callable[[], None]) -> None:
                 if not any(want(n) for n in names):
@@ -215,10 +215,6 @@ def record(only=None) -> dict:
                 out[RENDERER] = {"version": render.VERSION, "runs": [_renderer()]}
     finally:
         torch.set_num_threads(old_threads)
-        if old_env is None:
-            os.environ.pop("POSECORE_CHECKPOINTS", None)
-        else:
-            os.environ["POSECORE_CHECKPOINTS"] = old_env
     return out
 
 
