@@ -106,23 +106,28 @@ def train_models(kind: str, train_set, num_steps=None):
 
 
 def measure(path: Path, tests: dict) -> dict:
-    """MPJPE / P-MPJPE (mm) of the lifter file ``path`` on each test PoseSet, lifted with intrinsics."""
+    """MPJPE / P-MPJPE (mm) of the lifter file ``path`` on each test PoseSet, lifted with intrinsics,
+    and how its novelty score ranks the per-pose errors (:func:`posecore.evaluate.novelty_ranking`)."""
     from posecore import api
-    from posecore.evaluate import evaluate_3d
+    from posecore.evaluate import evaluate_3d, novelty_ranking
 
     lifter = api.load(checkpoint=path)
     out = {}
     for split, ps in tests.items():
-        ev = evaluate_3d(lifter(ps.poses_2d, ps.intrinsics), ps)
+        pred = lifter(ps.poses_2d, ps.intrinsics)
+        ev = evaluate_3d(pred, ps)
         out[split] = {"dataset": ps.meta.get("dataset", ""), "samples": len(ps),
                       "mpjpe": ev["mpjpe"], "p_mpjpe": ev["p_mpjpe"]}
+        if lifter.index is not None:
+            out[split]["novelty"] = novelty_ranking(lifter.novelty(ps.poses_2d, ps.intrinsics), pred, ps,
+                                                    lifter.threshold)
     return out
 
 
 def build(kind: str, train_set, tests: dict, provenance: dict, workdir: Path, num_steps=None) -> tuple[bytes, dict]:
     """Train, export (fp16), measure the exported weights, export again with the metrics: the file's
     bytes and its blob's extra keys."""
-    from posecore import api
+    from posecore import api, novelty
 
     t0 = time.perf_counter()
     models, cfg = train_models(kind, train_set, num_steps)
@@ -131,9 +136,12 @@ def build(kind: str, train_set, tests: dict, provenance: dict, workdir: Path, nu
     path = workdir / f"{kind}.pt"                                    # the final name: see the docstring
     extra = dict(provenance["common"], profile=PROFILE, seed=SEED, versions=stage_versions(kind),
                  weights_dtype="float16 matrices, float32 vectors")
-    api.export(path, kind, halves, cfg, norm="camera", **extra)
+    # the training inputs' novelty index; its threshold from the held-out lab test poses
+    held = tests["lab_test"]
+    index = novelty.build_index(train_set.poses_2d, train_set.intrinsics, held.poses_2d, held.intrinsics, seed=SEED)
+    api.export(path, kind, halves, cfg, norm="camera", novelty=index, **extra)
     extra["metrics"] = measure(path, tests)
-    api.export(path, kind, halves, cfg, norm="camera", **extra)
+    api.export(path, kind, halves, cfg, norm="camera", novelty=index, **extra)
     blob = path.read_bytes()
     path.unlink()
     print(f"{kind}: trained in {seconds:.0f} s", flush=True)
@@ -182,6 +190,11 @@ def readme(files: dict, extras: dict, commit: str) -> str:
         "image sizes. Wang's lifter returns the absolute camera-space pose found by geometric search",
         "(closed form); `posecore lift` makes every pose root-relative.",
         "",
+        "Each file carries a novelty index (key `novelty`, `posecore.novelty`): a seeded sample of the",
+        "training inputs, scale- and position-normalised, and a threshold (the 99th percentile of the",
+        "lab test poses' novelty). `posecore lift` writes each pose's distance to the nearest indexed pose",
+        "(`\"novelty\"`) and warns about the poses above the threshold.",
+        "",
         "| | martinez.pt | wang.pt |",
         "|---|---|---|",
     ]
@@ -201,6 +214,15 @@ def readme(files: dict, extras: dict, commit: str) -> str:
         m = ex["metrics"][split]
         row(f"{split} ({m['dataset']}, {m['samples']} poses): MPJPE / P-MPJPE",
             lambda k, s=split: f"{extras[k]['metrics'][s]['mpjpe']:.1f} / {extras[k]['metrics'][s]['p_mpjpe']:.1f} mm")
+    row("novelty index (`posecore.novelty`)", lambda k: f"{extras[k]['_index_size']} training poses (float16), "
+                                                       f"threshold {extras[k]['_threshold']:g}")
+
+    def ranking(k, split):
+        n = extras[k]["metrics"][split]["novelty"]
+        return f"{n['spearman']:.2f}; {n['top10_over_median']:.2f}x; {100 * n['share_above']:.1f} %"
+    for split in ("lab_test", "wild_test"):
+        row(f"{split}: novelty vs per-pose error (Spearman; top-10 % error / median; share above threshold)",
+            lambda k, s=split: ranking(k, s))
     row("training data", lambda k: f"{d['benchmark']} `{d['train_split']}` ({d['train_samples']} poses)")
     row("data sha256 (2D, 3D, intrinsics)", lambda k: f"`{d['train_sha256'][:16]}...`")
     row(f"motion asset `{d['asset']}` sha256", lambda k: f"`{d['asset_sha256'][:16]}...`")
@@ -393,7 +415,8 @@ def main(argv=None) -> int:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         cfg = blob["config"]["net"] if kind == "wang" else blob["config"]
         extras[kind].update(_width=cfg["width"], _blocks=cfg["num_blocks"], _steps=cfg["num_steps"],
-                            _batch=cfg["batch_size"])
+                            _batch=cfg["batch_size"], _index_size=blob["novelty"]["size"],
+                            _threshold=blob["novelty"]["threshold"])
         m = extras[kind]["metrics"]
         print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {size / 1e6:.2f} MB, "
               f"sha256 {files[kind]['sha256']}; lab test MPJPE {m['lab_test']['mpjpe']:.1f} / "

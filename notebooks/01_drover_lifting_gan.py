@@ -62,7 +62,7 @@ import torch
 from IPython.display import Markdown, display
 
 import posecore.params
-from posecore import data, evaluate, metrics, profiles, results, train, viz
+from posecore import data, evaluate, metrics, novelty, profiles, results, train, viz
 from posecore.api import default_export, export, lift
 from posecore.evaluate import (check_claim, claim_records, evaluate_3d, fmt_seeds, markdown_table,
                                seed_comparison)
@@ -288,11 +288,14 @@ viz.show_cases(pred17, gt17 - gt17[:, J14].mean(1, keepdims=True), r["errors"], 
 # %% [markdown]
 # ## The plain call
 # The first generator is exported; `posecore.api.lift(poses_2d, intrinsics, model="drover")` then returns
-# root-relative 3D poses in mm (scale from the mean head-root length of the training skeletons).
+# root-relative 3D poses in mm (scale from the mean head-root length of the training skeletons). The
+# file carries a novelty index of its training poses (`posecore.novelty`, chapter 11), so
+# `posecore lift --checkpoint` on it scores each pose's distance to them.
 
 # %%
+index = novelty.build_index(train_set.poses_2d, heldout_2d=lab_test.poses_2d, seed=seed)
 path = export(default_export("drover"), "drover", {"generator": generator}, gan_cfg, profile=profile,
-              train_seconds=history[-1].get("time_s") if history else None, **info)
+              train_seconds=history[-1].get("time_s") if history else None, novelty=index, **info)
 probe = tests.get("wild_test", lab_test)
 poses_3d = lift(probe.poses_2d[:3], probe.intrinsics[:3], model="drover", checkpoint=path)
 print(path.name, poses_3d.shape, np.round(poses_3d[0, :3], 1))

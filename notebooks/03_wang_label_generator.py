@@ -58,7 +58,7 @@ import torch
 from IPython.display import Markdown, display
 
 import posecore.params
-from posecore import data, metrics, profiles, results, train, viz
+from posecore import data, metrics, novelty, profiles, results, train, viz
 from posecore import geometric_search as gs
 from posecore.api import default_export, export, lift
 from posecore.cache import cache_root
@@ -323,14 +323,16 @@ if "mpjpe" in gen_eval:
 # %% [markdown]
 # ## The plain call
 # `posecore.api.lift(poses_2d, intrinsics, model="wang")` gives absolute camera-space 3D poses (mm)
-# after geometric search. Martinez is exported too (both with camera-normalised input).
+# after geometric search. Martinez is exported too (both with camera-normalised input, and a novelty
+# index of the training poses: `posecore.novelty`, chapter 11).
 
 # %%
 fit_s = lambda h: float(h[-1].get("time_s", 0.0)) if h else None      # the run's own log (also when loaded)
+index = novelty.build_index(train_set.poses_2d, train_set.intrinsics, lab_test.poses_2d, lab_test.intrinsics, seed=seed)
 export(default_export("martinez"), "martinez", {"model": martinez_runs[0]}, lifter_cfg, norm="camera", profile=profile,
-       train_seconds=fit_s(martinez_fits[0][1]))
+       train_seconds=fit_s(martinez_fits[0][1]), novelty=index)
 path = export(default_export("wang"), "wang", {"synth": stereo.synth, "recon": stereo.recon}, stereo.cfg, norm="camera",
-              profile=profile, train_seconds=sum(fit_s(h) or 0.0 for h in stereo_fits[0][1].values()))
+              profile=profile, train_seconds=sum(fit_s(h) or 0.0 for h in stereo_fits[0][1].values()), novelty=index)
 probe = tests.get("wild_test", lab_test)
 try:
     print(np.round(lift(probe.poses_2d[:2], probe.intrinsics[:2], model="wang", checkpoint=path)[0, :2], 1))

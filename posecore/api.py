@@ -6,22 +6,28 @@ with :func:`torch.save` and read back with ``weights_only=True`` (tensors, numbe
 dicts only: loading a file never runs code from it). :data:`LOADERS` maps each kind to the function
 that rebuilds the lifter -- the registry lives here, so models never import this module.
 
-    posecore.api.lift(poses_2d, intrinsics, model="martinez")   # (N, 17, 2) px -> (N, 17, 3) mm
+    posecore.api.lift(poses_2d, intrinsics)                 # (N, 17, 2) px -> (N, 17, 3) mm
+    posecore.api.novelty(poses_2d, intrinsics)              # (N,) how far from the training poses
 
 Default checkpoints: the lifters shipped inside the package (``posecore/weights/<kind>.pt``, made by
 ``make checkpoints``) for Martinez and Wang; otherwise the file a chapter exported with
-:func:`export` to :func:`default_export`.
+:func:`export` to :func:`default_export`. Without a model or checkpoint, :data:`DEFAULT_MODEL` (the
+shipped lifter with the lowest error on chapter 11's COCO and OpenPose files). A file may carry a
+novelty index (:mod:`posecore.novelty`, key ``"novelty"``): :meth:`Lifter.novelty` scores each input
+pose by its distance to the lifter's training poses.
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, is_dataclass
+import re
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from . import novelty as _novelty
 from . import train
 from .models import drover as _drover
 from .models.lifter import Standardised, check_2d, check_intrinsics, lift_with
@@ -29,6 +35,10 @@ from .models.martinez import MartinezConfig, MartinezNet
 from .models.wang import WangConfig, WangLifter
 
 KINDS = ("martinez", "wang", "drover")
+SHIPPED = ("martinez", "wang")   # the kinds with a file in posecore/weights (`make checkpoints`)
+# the shipped lifter with the lowest error on chapter 11's COCO and OpenPose files (the chapter
+# measures both and says whether this is still the better one)
+DEFAULT_MODEL = "wang"
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 
 # kind -> function(blob) -> lifter(poses_2d (N, 17, 2) px, intrinsics (N, 4) or None) -> (N, 17, 3) mm
@@ -54,11 +64,16 @@ def shipped(kind: str) -> Path:
     return WEIGHTS / f"{kind}.pt"
 
 
-def export(path, kind: str, models: dict, config, norm: str = "pixel", **extra) -> Path:
+def export(path, kind: str, models: dict, config, norm: str = "pixel", novelty: dict | None = None,
+           **extra) -> Path:
     """Save a self-contained lifter file read by :func:`load` (atomically: a temporary file renamed).
-    ``config``: the model's config (dataclass or dict); ``norm``: its 2D input ('pixel' or 'camera')."""
+    ``config``: the model's config (dataclass or dict); ``norm``: its 2D input ('pixel' or 'camera');
+    ``novelty``: an index of its training inputs (:func:`posecore.novelty.build_index`, with the
+    intrinsics when ``norm='camera'``, without for 'pixel')."""
     if kind not in KINDS:
         raise ValueError(f"unknown lifter kind {kind!r}; choose one of {KINDS}")
+    if novelty is not None:
+        extra["novelty"] = _novelty.check_index(novelty)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     config = asdict(config) if is_dataclass(config) else dict(config)
@@ -80,14 +95,15 @@ def _plain(x):
     return x
 
 
-def resolve_checkpoint(model: str = "martinez", checkpoint=None) -> Path:
-    """The file :func:`lift` reads: ``checkpoint`` if given, else the shipped lifter, else the
-    chapter's export; FileNotFoundError saying how to make one."""
+def resolve_checkpoint(model: str | None = None, checkpoint=None) -> Path:
+    """The file :func:`lift` reads: ``checkpoint`` if given, else the shipped lifter of ``model`` (default
+    :data:`DEFAULT_MODEL`), else the chapter's export; FileNotFoundError saying how to make one."""
     if checkpoint is not None:
         path = Path(checkpoint)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such checkpoint file")
         return path
+    model = DEFAULT_MODEL if model is None else model
     if model not in KINDS:
         raise ValueError(f"unknown model {model!r}; choose one of {KINDS}")
     for path in (shipped(model), default_export(model)):
@@ -99,11 +115,24 @@ def resolve_checkpoint(model: str = "martinez", checkpoint=None) -> Path:
 
 def _read_file(path: Path, what: str) -> dict:
     """``torch.load(weights_only=True)`` of an exported file; a ValueError naming the file when it is
-    not readable (any reason: the same clear message)."""
+    not readable (any reason: one clear line). A file that holds other objects than tensors, numbers,
+    strings, lists and dicts (a pickle that would run code when loaded) is refused as such: it is never
+    loaded, and the message does not pass on torch's advice to load it without ``weights_only``."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 -- any unreadable file gets the same clear message
-        raise ValueError(f"{path}: not a readable posecore {what} file ({type(e).__name__}: {e})") from None
+        text = str(e)
+        found = re.search(r"Unsupported global[^\n]*?(?=\.? *(\n|$|Please|Check))", text)
+        if found:
+            raise ValueError(f"{path}: refused: not a posecore {what} file, it holds objects other than tensors, "
+                             f"numbers, strings, lists and dicts ({found.group(0).strip()}); posecore never loads "
+                             f"such files") from None
+        if "weights_only" in text or "Weights only" in text:              # torch's advice is not passed on
+            op = re.search(r"Unsupported operand[^\n.]*", text)
+            reason = op.group(0) if op else "not a torch file, or a damaged one"
+        else:
+            reason = text.strip().splitlines()[0] if text.strip() else ""
+        raise ValueError(f"{path}: not a readable posecore {what} file ({type(e).__name__}: {reason})") from None
 
 
 def load_export(path) -> dict:
@@ -117,7 +146,7 @@ def load_export(path) -> dict:
     return blob
 
 
-def checkpoint_sha256(model: str = "martinez", checkpoint=None) -> str:
+def checkpoint_sha256(model: str | None = None, checkpoint=None) -> str:
     """SHA-256 of the file :func:`lift` would read."""
     return hashlib.sha256(resolve_checkpoint(model, checkpoint).read_bytes()).hexdigest()
 
@@ -173,19 +202,65 @@ def _drover_loader(blob):
 
 
 # --- the plain calls ------------------------------------------------------------------------------
-def load(model: str = "martinez", checkpoint=None) -> Callable:
-    """The lifter in an exported file: ``f(poses_2d (N, 17, 2) px, intrinsics (N, 4) | (4,) | None)
-    -> (N, 17, 3) mm``."""
-    blob = load_export(resolve_checkpoint(model, checkpoint))
-    return LOADERS[blob["kind"]](blob)
+@dataclass
+class Lifter:
+    """A loaded lifter file: call it as ``lifter(poses_2d (N, 17, 2) px, intrinsics (N, 4) | (4,) |
+    None) -> (N, 17, 3) mm``; :meth:`novelty` scores the same inputs against its training poses."""
+    run: Callable
+    kind: str
+    path: Path
+    norm: str
+    index: dict | None
+
+    def __call__(self, poses_2d, intrinsics=None) -> np.ndarray:
+        return self.run(poses_2d, intrinsics)
+
+    @property
+    def threshold(self) -> float | None:
+        """The novelty above which a pose is further from the training poses than 99 % of held-out poses
+        like them (None without an index)."""
+        return None if self.index is None else float(self.index["threshold"])
+
+    def novelty(self, poses_2d, intrinsics=None) -> np.ndarray | None:
+        """(N,) distance of each 2D pose to the nearest training pose (:mod:`posecore.novelty`); None
+        when the file carries no index (a chapter export made without one)."""
+        if self.index is None:
+            return None
+        p = check_2d(poses_2d)
+        K = None if intrinsics is None or self.norm != "camera" else check_intrinsics(intrinsics, len(p))
+        return _novelty.score(self.index, p, K)
 
 
-def lift(poses_2d, intrinsics=None, model: str = "martinez", checkpoint=None) -> np.ndarray:
+def load(model: str | None = None, checkpoint=None) -> Lifter:
+    """The lifter in an exported file (``checkpoint``, else the shipped or exported ``model``, default
+    :data:`DEFAULT_MODEL`). When both are given the file's kind must be ``model``: ValueError naming the
+    file otherwise; a file whose weights or config do not fit its kind is a ValueError naming it too."""
+    path = resolve_checkpoint(model, checkpoint)
+    blob = load_export(path)
+    kind = blob["kind"]
+    if model is not None and checkpoint is not None and kind != model:
+        raise ValueError(f"{path}: holds a {kind} lifter, not {model} (drop --model, or give it as {kind})")
+    try:
+        run = LOADERS[kind](blob)
+        index = _novelty.check_index(blob["novelty"]) if "novelty" in blob else None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+        raise ValueError(f"{path}: an incomplete or mismatched {kind} lifter file ({type(e).__name__}: "
+                         f"{' '.join(str(e).split())[:300]})") from None
+    return Lifter(run, kind, path, blob.get("norm", "pixel"), index)
+
+
+def lift(poses_2d, intrinsics=None, model: str | None = None, checkpoint=None) -> np.ndarray:
     """2D poses (N, 17, 2) px (+ the camera intrinsics, (N, 4) or (4,) fx, fy, cx, cy, which
     camera-normalised models, Wang's geometric search and Drover need) -> 3D poses (N, 17, 3) mm."""
     p = check_2d(poses_2d)
     K = None if intrinsics is None else check_intrinsics(intrinsics, len(p))
     return load(model, checkpoint)(p, K)
+
+
+def novelty(poses_2d, intrinsics=None, model: str | None = None, checkpoint=None) -> np.ndarray | None:
+    """(N,) novelty of 2D poses (N, 17, 2) px for the lifter :func:`lift` would use (None if its file
+    has no index); compare with ``load(...).threshold``."""
+    return load(model, checkpoint).novelty(poses_2d, intrinsics)
 
 
 # --- image models: an RGB crop -> 2D joints + 3D pose --------------------------------------------

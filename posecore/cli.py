@@ -1,13 +1,18 @@
 """The ``posecore`` command line. One command so far:
 
 ``posecore lift INPUT... [--format auto|coco17|openpose25|mpii16|h36m17] [--intrinsics FX FY CX CY]
-[--image-size W H] [--normalised] [--model martinez|wang|drover] [--checkpoint PATH]
-[-o OUT.json|OUT.npz] [--html OUT.html] [--force] [--min-score 0.3]``
+[--image-size W H] [--normalised] [--model martinez|wang] [--checkpoint PATH]
+[-o OUT.json|OUT.npz] [--html OUT.html] [--force] [--min-score 0.3] [--no-novelty]``
 
 turns a 2D detector's keypoints (COCO, OpenPose BODY_25, MPII-16 or H36M-17 arrays; see
 :mod:`posecore.keypoints` for the formats, the joint mapping and the checks) into 3D poses with
 :func:`posecore.api.lift`. Several inputs are concatenated (their ids then start with the file name).
-Without ``-o`` and ``--html`` the JSON result goes to stdout.
+Without ``-o`` and ``--html`` the JSON result goes to stdout. Each pose gets a ``novelty`` score: how
+far its 2D pose lies from the lifter's training poses (:mod:`posecore.novelty`); poses above the
+lifter's threshold are counted in a warning (their 3D is less reliable) and marked in the HTML view.
+The default model is ``posecore.api.DEFAULT_MODEL`` (the shipped lifter with the lowest error on
+chapter 11's COCO and OpenPose files), or the kind of ``--checkpoint``'s file; a ``--model`` that
+disagrees with that file is refused. No output may be one of the inputs (with or without ``--force``).
 
 stderr on success: ``format: coco17 (detected)`` per input, ``posecore lift: warning: ...`` lines
 and a one-line summary. On failure these notes are dropped and stderr holds exactly one line.
@@ -30,7 +35,8 @@ import numpy as np
 from . import keypoints as kpt
 
 PROG = "posecore"
-MODELS = ("martinez", "wang", "drover")
+MODELS = ("martinez", "wang")      # posecore.api.SHIPPED (checked by tests/test_cli.py); api is imported late
+DEFAULT_MODEL = "wang"             # posecore.api.DEFAULT_MODEL (same check)
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
 
@@ -78,13 +84,17 @@ def build_parser() -> argparse.ArgumentParser:
     lift.add_argument("--normalised", "--normalized", action="store_true",
                       help="coordinates are fractions [0, 1] of the image width/height (needs --image-size, "
                            "or a COCO annotation file's image sizes)")
-    lift.add_argument("--model", default="martinez", choices=MODELS, help="lifter (default: martinez)")
-    lift.add_argument("--checkpoint", metavar="PATH", help="lifter file (default: the model's own)")
+    lift.add_argument("--model", default=None, choices=MODELS,
+                      help=f"shipped lifter (default: {DEFAULT_MODEL}, or the kind of --checkpoint's file)")
+    lift.add_argument("--checkpoint", metavar="PATH",
+                      help="lifter file, e.g. a chapter's export (default: the model's shipped file)")
     lift.add_argument("-o", "--output", metavar="OUT", help="result file, .json or .npz")
     lift.add_argument("--html", metavar="OUT.html", help="standalone page with interactive 3D skeletons")
     lift.add_argument("--force", action="store_true", help="overwrite existing output files")
     lift.add_argument("--min-score", type=float, default=kpt.DEFAULT_MIN_SCORE, metavar="S",
                       help=f"keypoints with a confidence below S are missing (default {kpt.DEFAULT_MIN_SCORE})")
+    lift.add_argument("--no-novelty", action="store_true",
+                      help="do not score how far each pose lies from the lifter's training poses")
     lift.set_defaults(func=_lift)
     return parser
 
@@ -138,6 +148,29 @@ def _intrinsics(args, ks, prog, notes):
     return K, "estimated"
 
 
+def _resolved(path) -> str:
+    return os.path.realpath(os.path.abspath(path))
+
+
+def _check_inputs(inputs, others):
+    """Refuse an input given twice (its poses would be lifted twice, with duplicate ids) and an output
+    that is one of the inputs or lies inside an input folder, whatever --force says:
+    a user's input is never overwritten."""
+    seen = {}
+    for path in inputs:
+        r = _resolved(path)
+        if r in seen:
+            raise kpt.KeypointError(f"given twice (also as {seen[r]!r}): its poses would be lifted twice", path)
+        seen[r] = path
+    for other in others:
+        r = _resolved(other)
+        for path in inputs:
+            ri = _resolved(path)
+            if r == ri or (os.path.isdir(ri) and r.startswith(ri.rstrip(os.sep) + os.sep)):
+                what = "is one of the inputs" if r == ri else f"lies inside the input folder {path!r}"
+                raise kpt.KeypointError(f"{what}: posecore lift never writes over its input", other)
+
+
 def _lift(args, prog, notes) -> int:
     if args.min_score < 0 or not np.isfinite(args.min_score):
         raise _Usage(prog, f"argument --min-score: must be a number >= 0, got {args.min_score:g}")
@@ -151,6 +184,7 @@ def _lift(args, prog, notes) -> int:
         kpt.check_output_path(args.html, args.force, (".html", ".htm"))
     if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
         raise kpt.KeypointError("-o and --html name the same file", args.output)
+    _check_inputs(args.inputs, outputs)
 
     several = len(args.inputs) > 1
     sets = []
@@ -173,10 +207,12 @@ def _lift(args, prog, notes) -> int:
             raise
         print(f"{prog}: error: cannot import posecore.api, which lifting needs: {_one_line(e)}", file=sys.stderr)
         return EXIT_INTERNAL
-    where = args.checkpoint or f"model {args.model}"
+    where = args.checkpoint or f"model {args.model or api.DEFAULT_MODEL}"
     try:
-        poses_3d = api.lift(ks.poses_2d, K, model=args.model, checkpoint=args.checkpoint)
-        sha = api.checkpoint_sha256(model=args.model, checkpoint=args.checkpoint)
+        lifter = api.load(args.model, args.checkpoint)
+        poses_3d = lifter(ks.poses_2d, K)
+        scores = None if args.no_novelty else lifter.novelty(ks.poses_2d, K)
+        sha = api.checkpoint_sha256(checkpoint=lifter.path)
     except OSError as e:
         if _debug():
             raise
@@ -190,9 +226,18 @@ def _lift(args, prog, notes) -> int:
     if poses_3d.shape != (len(ks), 17, 3):
         raise RuntimeError(f"posecore.api.lift returned shape {poses_3d.shape}, expected {(len(ks), 17, 3)}")
     poses_3d = poses_3d - poses_3d[:, :1]  # root-relative whatever the lifter returns
+    threshold = lifter.threshold if scores is not None else None
+    if scores is not None:
+        far = int((scores > threshold).sum())
+        if far:
+            notes.append(f"{prog}: warning: {far} of {len(ks)} poses lie far from the poses the {lifter.kind} lifter "
+                         f"learned (novelty above {threshold:g}); expect larger 3D errors for them (field "
+                         f"'novelty' of the output)")
+    elif not args.no_novelty:
+        notes.append(f"{prog}: note: {lifter.path} has no novelty index: poses are not scored")
 
-    fields = dict(skipped=ks.skipped, model=args.model, checkpoint_sha256=sha,
-                  input_format=ks.input_format, intrinsics=K,
+    fields = dict(skipped=ks.skipped, model=lifter.kind, checkpoint_sha256=sha,
+                  input_format=ks.input_format, intrinsics=K, novelty=scores, novelty_threshold=threshold,
                   extra={"inputs": [str(p) for p in args.inputs], "intrinsics_source": k_source})
     written = []
     if args.output:
@@ -200,7 +245,8 @@ def _lift(args, prog, notes) -> int:
         written.append(args.output)
     if args.html:
         kpt.write_html(args.html, poses_3d, ks.ids, force=args.force,
-                       title=f"posecore lift: {len(ks)} poses ({args.model})")
+                       title=f"posecore lift: {len(ks)} poses ({lifter.kind})", novelty=scores,
+                       novelty_threshold=threshold)
         written.append(args.html)
     if not outputs:
         doc = kpt._result_fields(poses_3d, ks.ids, **{k: v for k, v in fields.items()})
@@ -209,7 +255,7 @@ def _lift(args, prog, notes) -> int:
         sys.stdout.flush()
         written.append("stdout")
     _flush(notes)
-    print(f"{prog}: {len(ks)} pose{'s' if len(ks) != 1 else ''} lifted with {args.model}, skipped "
+    print(f"{prog}: {len(ks)} pose{'s' if len(ks) != 1 else ''} lifted with {lifter.kind}, skipped "
           f"{len(ks.skipped)}, written to {' and '.join(written)}", file=sys.stderr)
     return EXIT_OK
 

@@ -56,6 +56,33 @@ def evaluate_3d(pred_3d, test_set, joints=None) -> dict:
                 per_action_p_mpjpe=metrics.per_action(e2, test_set.action), errors=e2)
 
 
+def per_pose_mpjpe(pred_3d, gt_3d) -> np.ndarray:
+    """(N,) mean joint error (mm) of each pose after root alignment."""
+    return metrics.mpjpe(np.asarray(pred_3d, np.float64), np.asarray(gt_3d, np.float64), reduction="none")
+
+
+def novelty_ranking(scores, pred_3d, test_set, threshold: float | None = None) -> dict:
+    """How well per-pose novelty ``scores`` (N,) (:mod:`posecore.novelty`) rank the root-aligned per-pose
+    errors of ``pred_3d`` on ``test_set``: ``spearman`` (rank correlation), ``top10_over_median`` (the mean
+    error of the 10 % most novel poses / the median error of all), ``median_error`` (mm) and, with a
+    ``threshold``, ``share_above`` (fraction of poses above it) and the mean errors above / at or below it
+    (``error_above``, ``error_below``; NaN when a side is empty)."""
+    from scipy.stats import spearmanr
+
+    s = np.asarray(scores, np.float64)
+    e = per_pose_mpjpe(pred_3d, test_set.poses_3d)
+    assert s.shape == e.shape, (s.shape, e.shape)
+    top = s >= np.quantile(s, 0.9)
+    out = dict(spearman=float(spearmanr(s, e).statistic), top10_over_median=float(e[top].mean() / np.median(e)),
+               median_error=float(np.median(e)))
+    if threshold is not None:
+        above = s > threshold
+        out.update(share_above=float(above.mean()),
+                   error_above=float(e[above].mean()) if above.any() else float("nan"),
+                   error_below=float(e[~above].mean()) if (~above).any() else float("nan"))
+    return out
+
+
 def depth_diagnostic(pred_3d, gt_3d, min_depth: float = 100.0) -> dict:
     """Where the depth error of root-relative 3D predictions comes from. ``pred_3d`` and ``gt_3d``:
     (N, J, 3) camera-frame poses (x, y in the image plane, z the depth), each relative to its own root

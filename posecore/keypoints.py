@@ -957,7 +957,18 @@ def _atomic_write(path: Path, write, binary: bool):
         raise
 
 
-def _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_format, intrinsics, extra):
+def _novelty_array(novelty, n: int):
+    """(N,) float novelty scores rounded to 1e-4, or None."""
+    if novelty is None:
+        return None
+    v = np.asarray(novelty, float)
+    if v.shape != (n,) or not np.isfinite(v).all():
+        raise ValueError(f"novelty: expected {n} finite scores, got shape {v.shape}")
+    return np.round(v, 4)
+
+
+def _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_format, intrinsics, extra,
+                   novelty=None, novelty_threshold=None):
     P = np.asarray(poses_3d, float)
     if P.ndim != 3 or P.shape[1:] != (sk.NUM_JOINTS, 3):
         raise ValueError(f"poses_3d: expected shape (N, 17, 3), got {P.shape}")
@@ -977,6 +988,8 @@ def _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_forma
         "frame": "camera, root-relative", "poses_3d": np.round(P, 1), "ids": ids,
         "skipped": [str(s) for s in skipped], "model": model, "checkpoint_sha256": checkpoint_sha256,
         "input_format": input_format, "intrinsics": None if K is None else np.round(K, 4),
+        "novelty": _novelty_array(novelty, len(P)),
+        "novelty_threshold": None if novelty_threshold is None else float(novelty_threshold),
     }
     for k, v in (extra or {}).items():
         if k in fields:
@@ -986,18 +999,21 @@ def _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_forma
 
 
 def write_result(path, poses_3d, ids, skipped=(), model=None, checkpoint_sha256=None,
-                 input_format=None, intrinsics=None, force: bool = False, extra=None) -> Path:
+                 input_format=None, intrinsics=None, force: bool = False, extra=None, novelty=None,
+                 novelty_threshold=None) -> Path:
     """Write lifted poses to ``path`` (``.json`` or ``.npz``):
 
     ``{"format": "posecore-lift-1", "joints": [17 names], "units": "mm", "frame": "camera,
     root-relative", "poses_3d": N x 17 x 3 (rounded to 0.1 mm), "ids": [N], "skipped": [...],
-    "model", "checkpoint_sha256", "input_format", "intrinsics": N x 4 (fx, fy, cx, cy per pose)}``
-    plus ``extra`` fields. In ``.npz`` lists of strings are numpy unicode arrays, strings 0-d
-    unicode arrays, None an empty string and missing intrinsics a (0, 4) array (loadable with
-    ``allow_pickle=False``). Never overwrites
-    an existing file unless ``force``; written atomically."""
+    "model", "checkpoint_sha256", "input_format", "intrinsics": N x 4 (fx, fy, cx, cy per pose),
+    "novelty": N scores (:mod:`posecore.novelty`: distance to the lifter's training poses, rounded to
+    1e-4) or None, "novelty_threshold": the lifter's threshold or None}`` plus ``extra`` fields. In
+    ``.npz`` lists of strings are numpy unicode arrays, strings 0-d unicode arrays, None an empty
+    string, missing intrinsics a (0, 4) array and missing novelty a (0,) array (loadable with
+    ``allow_pickle=False``). Never overwrites an existing file unless ``force``; written atomically."""
     path = check_output_path(path, force, (".json", ".npz"))
-    fields = _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_format, intrinsics, extra)
+    fields = _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_format, intrinsics, extra,
+                            novelty, novelty_threshold)
     if path.suffix.lower() == ".json":
         doc = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in fields.items()}
         # json.dumps, not json.dump: dump streams through the pure-Python encoder (~10x slower)
@@ -1015,6 +1031,8 @@ def write_result(path, poses_3d, ids, skipped=(), model=None, checkpoint_sha256=
                 arrays[k] = np.array(v)
         if arrays["intrinsics"].shape == ():
             arrays["intrinsics"] = np.zeros((0, 4))
+        if arrays["novelty"].shape == ():
+            arrays["novelty"] = np.zeros(0)
         _atomic_write(path, lambda f: np.savez(f, **arrays), binary=True)
     return path
 
@@ -1028,6 +1046,8 @@ def read_result(path) -> dict:
         doc["poses_3d"] = np.asarray(doc["poses_3d"], float).reshape(-1, sk.NUM_JOINTS, 3)
         if doc.get("intrinsics") is not None:
             doc["intrinsics"] = np.asarray(doc["intrinsics"], float).reshape(-1, 4)
+        if doc.get("novelty") is not None:
+            doc["novelty"] = np.asarray(doc["novelty"], float)
         return doc
     with np.load(path, allow_pickle=False) as z:
         out = {}
@@ -1037,14 +1057,20 @@ def read_result(path) -> dict:
                 out[k] = [str(s) for s in v] if v.ndim else (str(v) or None)
             else:
                 out[k] = v
+    if "novelty" in out and out["novelty"].size == 0 and len(out.get("poses_3d", ())):
+        out["novelty"] = None
+    if isinstance(out.get("novelty_threshold"), np.ndarray):
+        out["novelty_threshold"] = float(out["novelty_threshold"])
     return out
 
 
 def write_html(path, poses_3d, ids, force: bool = False, title: str = "posecore lift",
-               max_poses: int = MAX_HTML_POSES) -> Path:
+               max_poses: int = MAX_HTML_POSES, novelty=None, novelty_threshold=None) -> Path:
     """A standalone HTML page (plotly.js inlined: no network) with interactive 3D skeletons of
     (N, 17, 3) camera-frame poses in mm; a slider chooses the pose when N > 1. At most
-    ``max_poses`` (the first ones) are shown, which the page says."""
+    ``max_poses`` (the first ones) are shown, which the page says. With ``novelty`` (N,) each pose's
+    title gives its score, marked "far from the training poses" above ``novelty_threshold``, and the
+    page counts those poses."""
     import html as _html
 
     from . import viz
@@ -1057,7 +1083,14 @@ def write_html(path, poses_3d, ids, force: bool = False, title: str = "posecore 
     if len(ids) != len(P):
         raise ValueError(f"ids: got {len(ids)} ids for {len(P)} poses")
     shown = min(len(P), int(max_poses))
-    fig = viz.skeleton_figure(P[0], labels=[ids[0]], title=ids[0], height=620)
+    nov = _novelty_array(novelty, len(P))
+
+    def label(i):
+        if nov is None:
+            return ids[i]
+        far = novelty_threshold is not None and nov[i] > novelty_threshold
+        return f"{ids[i]}, novelty {nov[i]:.3f}" + (": far from the training poses" if far else "")
+    fig = viz.skeleton_figure(P[0], labels=[ids[0]], title=label(0), height=620)
     if shown > 1:
         steps = []
         for i in range(shown):
@@ -1065,7 +1098,7 @@ def write_html(path, poses_3d, ids, force: bool = False, title: str = "posecore 
             restyle = {"x": [list(t.x) for t in traces], "y": [list(t.y) for t in traces],
                        "z": [list(t.z) for t in traces],
                        "customdata": [None] * (len(traces) - 1) + [traces[-1].customdata.tolist()]}
-            steps.append(dict(label=str(i), method="update", args=[restyle, {"title.text": ids[i]}]))
+            steps.append(dict(label=str(i), method="update", args=[restyle, {"title.text": label(i)}]))
         pts = viz.to_display(P[:shown])
         fig.update_layout(
             sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix="pose "), pad=dict(t=10),
@@ -1080,6 +1113,9 @@ def write_html(path, poses_3d, ids, force: bool = False, title: str = "posecore 
             + (f"; showing the first {shown} of {len(P)} (all of them are in the JSON/npz output)"
                if shown < len(P) else "")
             + ". Camera frame, root-relative, mm; left limbs blue, right red.")
+    if nov is not None and novelty_threshold is not None:
+        note += (f" Novelty (distance to the lifter's training poses): {int((nov > novelty_threshold).sum())} of "
+                 f"{len(P)} poses above the threshold {novelty_threshold:g}, whose 3D is less reliable.")
     page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{_html.escape(title)}</title>\n</head>\n<body style=\"font-family: sans-serif\">\n"
             f"<h1>{_html.escape(title)}</h1>\n<p id=\"posecore-note\">{_html.escape(note)}</p>\n"

@@ -48,6 +48,29 @@ def lift(poses_2d, intrinsics, model="martinez", checkpoint=None):
 
 def checkpoint_sha256(model="martinez", checkpoint=None):
     return "%s"
+
+DEFAULT_MODEL = "martinez"
+THRESHOLD = 0.5
+
+
+class Lifter:
+    """What the real api.load returns: callable, with kind, path, threshold and novelty()."""
+    def __init__(self, model, checkpoint):
+        self.model, self.checkpoint = model, checkpoint
+        self.kind = model or DEFAULT_MODEL
+        self.path = checkpoint or f"{self.kind}.pt"
+        self.threshold = THRESHOLD
+
+    def __call__(self, poses_2d, intrinsics):
+        return lift(poses_2d, intrinsics, self.model or DEFAULT_MODEL, self.checkpoint)
+
+    def novelty(self, poses_2d, intrinsics):
+        """0 .. 1 in input order: the poses after the first half lie above the threshold."""
+        return np.linspace(0.0, 1.0, len(poses_2d))
+
+
+def load(model=None, checkpoint=None):
+    return Lifter(model, checkpoint)
 ''' % SHA
 
 
@@ -307,7 +330,7 @@ def test_api_failures(tmp_path, dets, fake_api, capsys, monkeypatch):
     rc, _, err = run(["lift", str(dets), "--intrinsics", "1000", "1000", "640", "360"], capsys)
     assert_one_error_line(rc, err, "model martinez")
 
-    monkeypatch.setattr(fake_api, "lift", lambda p, K, **k: np.zeros((1, 3)))   # a bug: internal error
+    monkeypatch.setattr(fake_api, "lift", lambda p, K, *a, **k: np.zeros((1, 3)))   # a bug: internal error
     rc, _, err = run(["lift", str(dets), "--intrinsics", "1000", "1000", "640", "360"], capsys)
     assert rc == 1 and "internal error" in err and "POSECORE_DEBUG" in err and "Traceback" not in err
     monkeypatch.setenv("POSECORE_DEBUG", "1")
@@ -359,3 +382,74 @@ def test_subprocess_success_and_errors(tmp_path, dets):
     r = subprocess.run([sys.executable, "-m", "posecore.cli", "lift", "--help"], capture_output=True,
                        text=True, env=_env(tmp_path, fake=False), cwd=tmp_path, timeout=120)
     assert r.returncode == 0 and "usage: posecore lift" in r.stdout
+
+
+# --- novelty, the default model, inputs that are never overwritten --------------------------------------
+def test_novelty_is_written_warned_and_shown(tmp_path, dets, fake_api, capsys):
+    out, html = tmp_path / "out.json", tmp_path / "view.html"
+    rc, _, err = run(["lift", str(dets), "-o", str(out), "--html", str(html)], capsys)
+    assert rc == 0, err
+    assert ("posecore lift: warning: 2 of 4 poses lie far from the poses the martinez lifter learned (novelty "
+            "above 0.5); expect larger 3D errors for them (field 'novelty' of the output)") in err.splitlines()
+    doc = json.loads(out.read_text())
+    assert doc["novelty"] == [0.0, 0.3333, 0.6667, 1.0] and doc["novelty_threshold"] == 0.5
+    page = html.read_text()
+    assert "novelty 0.667: far from the training poses" in page and "2 of 4 poses above the threshold 0.5" in page
+    npz = tmp_path / "out.npz"
+    assert run(["lift", str(dets), "-o", str(npz)], capsys)[0] == 0
+    back = kp.read_result(npz)
+    np.testing.assert_allclose(back["novelty"], [0.0, 0.3333, 0.6667, 1.0]) and back["novelty_threshold"] == 0.5
+    # --no-novelty: no score, no warning; the fields are there, empty
+    rc, _, err = run(["lift", str(dets), "-o", str(tmp_path / "plain.npz"), "--no-novelty"], capsys)
+    assert rc == 0 and "lie far" not in err
+    back = kp.read_result(tmp_path / "plain.npz")
+    assert back["novelty"] is None and back["novelty_threshold"] is None
+    rc, _, err = run(["lift", str(dets), "-o", str(tmp_path / "plain.json"), "--no-novelty"], capsys)
+    doc = json.loads((tmp_path / "plain.json").read_text())
+    assert doc["novelty"] is None and doc["novelty_threshold"] is None
+
+
+def test_model_choices_are_the_shipped_lifters_and_the_default_is_the_apis():
+    api = pytest.importorskip("posecore.api")
+    assert cli.MODELS == api.SHIPPED and cli.DEFAULT_MODEL == api.DEFAULT_MODEL
+    assert all(api.shipped(k).is_file() for k in cli.MODELS)
+
+
+def test_drover_is_not_offered_until_it_ships(dets, fake_api, capsys):
+    rc, _, err = run(["lift", str(dets), "--model", "drover"], capsys)
+    assert rc == 2 and "invalid choice: 'drover'" in err and len(err.strip().splitlines()) == 1
+    assert fake_api.calls == []
+
+
+@pytest.mark.parametrize("how", ["same path", "another spelling", "a link to it", "--html"])
+def test_an_output_that_is_an_input_is_refused_even_with_force(how, tmp_path, dets, fake_api, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = dets.read_bytes()
+    if how == "a link to it":
+        (tmp_path / "alias.json").symlink_to(dets)
+        argv = ["lift", str(dets), "-o", "alias.json", "--force"]
+    elif how == "--html":
+        page = tmp_path / "page.html"
+        page.write_text("<p>mine</p>")
+        argv = ["lift", str(dets), str(page), "--html", str(page), "--force"]
+    else:
+        argv = ["lift", str(dets), "-o", str(dets) if how == "same path" else "./sub/../dets.json", "--force"]
+        (tmp_path / "sub").mkdir()
+    rc, _, err = run(argv, capsys)
+    assert_one_error_line(rc, err, "posecore lift never writes over its input", fake_api)
+    assert dets.read_bytes() == before
+
+
+def test_an_output_inside_an_input_folder_is_refused(tmp_path, fake_api, capsys):
+    folder = tmp_path / "openpose"
+    folder.mkdir()
+    kps = np.zeros((25, 3))
+    (folder / "f_000000000000_keypoints.json").write_text(json.dumps({"people": [{"pose_keypoints_2d": kps.ravel().tolist()}]}))
+    rc, _, err = run(["lift", str(folder), "-o", str(folder / "f_000000000000_keypoints.json"), "--force"], capsys)
+    assert_one_error_line(rc, err, "lies inside the input folder", fake_api)
+
+
+def test_an_input_given_twice_is_refused(tmp_path, dets, fake_api, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc, _, err = run(["lift", str(dets), "./dets.json"], capsys)
+    assert_one_error_line(rc, err, "given twice", fake_api)
