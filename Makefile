@@ -134,6 +134,8 @@ clean:
 # "Python 3" as in the chapters' headers (ipykernel's own is "Python 3 (ipykernel)", which JupyterLab
 # would write into the header on save) and the setting that makes a .py open as a notebook.
 #   make lab LAB_ARGS="--no-browser --port 8890"
+# GPU workstations often run in containers as root, where JupyterLab refuses to start without --allow-root
+LAB_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: venv
 	mkdir -p _build/jupyter/kernels/python3 _build/jupyter/lab-settings/overrides.d
 	printf '%s\n' '{"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],' \
@@ -142,4 +144,4 @@ lab: venv
 		' {"defaultViewers": {"python": "Jupytext Notebook"}}}' > _build/jupyter/lab-settings/overrides.d/posecore.json
 	JUPYTER_PATH=$(CURDIR)/_build/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH} \
 		$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks \
-		--LabApp.app_settings_dir=$(CURDIR)/_build/jupyter/lab-settings $(LAB_ARGS)
+		--LabApp.app_settings_dir=$(CURDIR)/_build/jupyter/lab-settings $(LAB_ROOT) $(LAB_ARGS)
