@@ -171,6 +171,26 @@ def _check_inputs(inputs, others):
                 raise kpt.KeypointError(f"{what}: posecore lift never writes over its input", other)
 
 
+BLOCK = 1 << 12   # poses lifted (and scored) at a time: the memory of 10^6 poses stays bounded
+
+
+def _lift_blocks(lifter, poses_2d, K, score: bool):
+    """(N, 17, 3) float32 root-relative mm poses and (N,) float32 novelty (None without ``score`` or an
+    index), lifted :data:`BLOCK` poses at a time into preallocated arrays."""
+    n = len(poses_2d)
+    out = np.empty((n, 17, 3), np.float32)
+    scores = np.empty(n, np.float32) if score and getattr(lifter, "index", None) is not None else None
+    for s in range(0, n, BLOCK):
+        p2, k = poses_2d[s:s + BLOCK], K[s:s + BLOCK]
+        p3 = np.asarray(lifter(p2, k), np.float32)
+        if p3.shape != (len(p2), 17, 3):
+            raise RuntimeError(f"the lifter returned shape {p3.shape}, expected {(len(p2), 17, 3)}")
+        out[s:s + BLOCK] = p3 - p3[:, :1]                   # root-relative whatever the lifter returns
+        if scores is not None:
+            scores[s:s + BLOCK] = lifter.novelty(p2, k)
+    return out, scores
+
+
 def _lift(args, prog, notes) -> int:
     if args.min_score < 0 or not np.isfinite(args.min_score):
         raise _Usage(prog, f"argument --min-score: must be a number >= 0, got {args.min_score:g}")
@@ -193,7 +213,9 @@ def _lift(args, prog, notes) -> int:
         how = "detected" if raw.detected else "given"
         notes.append(f"{path}: format: {raw.format} ({how})" if several else f"format: {raw.format} ({how})")
         sets.append(kpt.to_h36m(raw, args.min_score, args.image_size, args.normalised))
+        del raw                             # its arrays may be the set's own: one owner, freed with it
     ks = kpt.KeypointSet.concatenate(sets)
+    del sets
     if len(ks) == 0:
         raise kpt.KeypointError(f"no pose has all the joints the lifter needs: {len(ks.skipped)} skipped for "
                                 f"joints missing or below --min-score {args.min_score:g}", ", ".join(args.inputs))
@@ -210,8 +232,8 @@ def _lift(args, prog, notes) -> int:
     where = args.checkpoint or f"model {args.model or api.DEFAULT_MODEL}"
     try:
         lifter = api.load(args.model, args.checkpoint)
-        poses_3d = lifter(ks.poses_2d, K)
-        scores = None if args.no_novelty else lifter.novelty(ks.poses_2d, K)
+        poses_3d, scores = _lift_blocks(lifter, ks.poses_2d, K, not args.no_novelty)
+        ks.poses_2d = np.empty((0, 17, 2), np.float32)   # the 2D input is not needed any more: freed before writing
         sha = api.checkpoint_sha256(checkpoint=lifter.path)
     except OSError as e:
         if _debug():
@@ -222,10 +244,6 @@ def _lift(args, prog, notes) -> int:
         if _debug():
             raise
         raise kpt.KeypointError(_one_line(e), where) from None
-    poses_3d = np.asarray(poses_3d, float)
-    if poses_3d.shape != (len(ks), 17, 3):
-        raise RuntimeError(f"posecore.api.lift returned shape {poses_3d.shape}, expected {(len(ks), 17, 3)}")
-    poses_3d = poses_3d - poses_3d[:, :1]  # root-relative whatever the lifter returns
     threshold = lifter.threshold if scores is not None else None
     if scores is not None:
         far = int((scores > threshold).sum())
@@ -241,7 +259,7 @@ def _lift(args, prog, notes) -> int:
                   extra={"inputs": [str(p) for p in args.inputs], "intrinsics_source": k_source})
     written = []
     if args.output:
-        kpt.write_result(args.output, poses_3d, ks.ids, force=args.force, **fields)
+        kpt.write_result(args.output, poses_3d, ks.ids, force=args.force, in_place=True, **fields)
         written.append(args.output)
     if args.html:
         kpt.write_html(args.html, poses_3d, ks.ids, force=args.force,
@@ -249,8 +267,7 @@ def _lift(args, prog, notes) -> int:
                        novelty_threshold=threshold)
         written.append(args.html)
     if not outputs:
-        doc = kpt._result_fields(poses_3d, ks.ids, **{k: v for k, v in fields.items()})
-        doc = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in doc.items()}
+        doc = kpt.json_fields(kpt._result_fields(poses_3d, ks.ids, **fields))
         sys.stdout.write(json.dumps(doc, separators=(",", ":")) + "\n")  # dumps: the C encoder
         sys.stdout.flush()
         written.append("stdout")

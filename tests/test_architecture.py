@@ -103,7 +103,7 @@ def test_relative_imports_resolve():
 FLOORS = (
     ("skeleton", "camera", "cache", "profiles", "params", "results", "artefacts", "metrics", "losses",
      "geometric_search", "viz"),
-    ("data", "models"),
+    ("data", "models", "novelty"),
     ("train", "evaluate", "keypoints"),
     ("recipes",),
     ("chapter", "fingerprint", "api", "cli", "book"),

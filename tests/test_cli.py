@@ -60,6 +60,7 @@ class Lifter:
         self.kind = model or DEFAULT_MODEL
         self.path = checkpoint or f"{self.kind}.pt"
         self.threshold = THRESHOLD
+        self.index = {"poses": "a novelty index"}
 
     def __call__(self, poses_2d, intrinsics):
         return lift(poses_2d, intrinsics, self.model or DEFAULT_MODEL, self.checkpoint)

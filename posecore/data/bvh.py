@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .plausibility import check_body_units, check_facing, check_up_axis
 from .safe_io import DataFormatError, require_file
 
 CMU_JOINT_MAP = {
@@ -82,7 +83,18 @@ def cmu_to_h36m17(P: np.ndarray, index: dict, source: str = "") -> np.ndarray:
     out[:, :, 2] -= floor
     if not np.isfinite(out).all():
         raise DataFormatError(f"{source}: non-finite joint positions after conversion (coincident eye joints?)")
+    check_cmu_body(out, source)
     return out.astype(np.float32)
+
+
+def check_cmu_body(poses, source: str = "") -> None:
+    """Plausibility of converted CMU poses (F, 17, 3) mm Z-up (:mod:`posecore.data.plausibility`): the
+    legs point up (the clip is Y-up, as the rig's files are), the eyes are on the side ``left x up`` of
+    the hips and shoulders (not mirrored), and the bones make an adult's height in cm."""
+    check_up_axis(poses, source, "CMU rig clips are Y-up, read as Y-up")
+    check_facing(poses, poses[:, 9] - 0.5 * (poses[:, 8] + poses[:, 10]), source, "the eyes",
+                 "the file is mirrored or its left and right joints are exchanged")
+    check_body_units(poses, source, "cm", advice=" (the CMU rig's files are in cm)")
 
 
 def convert_cmu_clip(path, step: int = 3) -> tuple[np.ndarray, float]:

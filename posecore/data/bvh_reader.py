@@ -21,12 +21,16 @@ users who lift their own mocap.)
 
 Malformed input is refused with :class:`~posecore.data.safe_io.DataFormatError` naming the file and the
 problem: a mapping that is not UTF-8 JSON or has bad rules, a BVH that pybvh cannot parse, has no
-frames, a non-positive frame time or non-finite positions, and -- in :func:`load_bvh` -- a skeleton
-that is not the size of a person in the given ``units`` (the message names the unit it looks like).
+frames, a non-positive frame time or non-finite positions, two joints with one name, a mapped limb
+joint not below its parent's joint in the HIERARCHY (a misplaced brace: :func:`check_hierarchy`), and
+-- in :func:`load_bvh` (:func:`check_body`) -- a skeleton that is not the size of a person in the given
+``units`` (the message names the unit it looks like), legs that do not point down the chosen ``up``
+axis (the message names the file axis that fits), left and right swapped (the hips or shoulders face
+away from the toes) and a height that is no adult's in ``units`` but is in another unit, with an
+adult's proportions (inches read as cm, cm read as inches).
 """
 from __future__ import annotations
 
-import json
 import re
 import warnings
 from pathlib import Path
@@ -36,7 +40,17 @@ import numpy as np
 from ..camera import look_at_camera, project
 from ..skeleton import H36M_JOINTS, NUM_JOINTS
 from .dataset import PoseSet
-from .safe_io import UNITS_TO_MM, DataFormatError, check_human_scale, numeric_array, read_text, require_file
+from .plausibility import check_body_units, check_facing, check_up_axis
+from .safe_io import (
+    UNITS_TO_MM,
+    DataFormatError,
+    check_human_scale,
+    max_text_bytes,
+    numeric_array,
+    parse_json,
+    read_text,
+    require_file,
+)
 
 SPLITS = ("all", "train", "test")
 SOURCE = "user-supplied BVH motion capture (licence of the user's files)"
@@ -63,10 +77,7 @@ def load_mapping(mapping) -> dict:
     if isinstance(mapping, (str, Path)):
         src = str(mapping)
         text = read_text(mapping, "joint-name mapping file (JSON)")
-        try:
-            mapping = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as e:
-            raise DataFormatError(f"{src}: not valid JSON ({e})") from e
+        mapping = parse_json(text, src, "joint-name mapping file (JSON)")  # one-line errors (digits, nesting)
     if not isinstance(mapping, dict):
         raise DataFormatError(f"{src}: expected a JSON object posecore joint -> BVH joint, got "
                               f"{type(mapping).__name__}")
@@ -144,10 +155,75 @@ def map_positions(bvh, mapping: dict, src: str = "mapping", bvh_path=None) -> np
     return out
 
 
+# posecore (parent, child) joints whose BVH nodes must be ancestor and descendant in the HIERARCHY
+LIMB_CHAINS = (("left_hip", "left_knee"), ("left_knee", "left_ankle"), ("right_hip", "right_knee"),
+               ("right_knee", "right_ankle"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+               ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"))
+
+
+def check_hierarchy(bvh, mapping: dict, path, src: str = "mapping") -> None:
+    """DataFormatError naming ``path`` for two joints with one name, or for a mapped limb joint that is not
+    below the joint mapped to its parent (a knee not under the hip, ...: a misplaced brace re-parenting
+    joints, or a mapping to the wrong joints). Intermediate joints (twist bones) are allowed."""
+    from collections import Counter
+    dup = [n for n, k in Counter(nd.name for nd in bvh.nodes if not nd.is_end_site()).items() if k > 1]
+    if dup:
+        raise DataFormatError(f"{path}: {len(dup)} joint name(s) used twice in the HIERARCHY ({', '.join(map(repr, dup))}): "
+                              "a name must identify one joint (the second shadows the first)")
+    parent = {nd.name: (nd.parent.name if nd.parent is not None else None) for nd in bvh.nodes}
+
+    def below(node, anc):
+        while node is not None:
+            if node == anc:
+                return True
+            node = parent.get(node)
+        return False
+
+    for pj, cj in LIMB_CHAINS:
+        pnames = _parse_rule(pj, mapping[pj], src)[1]
+        for cn in _parse_rule(cj, mapping[cj], src)[1]:
+            if cn in parent and not any(below(cn, pn) for pn in pnames if pn in parent):
+                raise DataFormatError(
+                    f"{path}: joint {cn!r} ({cj}) is not below {pnames[0]!r} ({pj}) in the HIERARCHY: its parent is "
+                    f"{parent[cn]!r} (a misplaced brace re-parenting joints, or a mapping to the wrong joints?)")
+
+
+def _toe_cue(bvh, mapping: dict, src: str):
+    """(F, 3) file-axes direction the feet point to (the ankles' descendants -- toes, end sites -- minus
+    the ankles, both feet summed), or None when the mapped ankles have no descendants."""
+    nodes = bvh.node_positions()
+    parent = {nd.name: (nd.parent.name if nd.parent is not None else None) for nd in bvh.nodes}
+    idx = bvh.node_index
+    cue = np.zeros((nodes.shape[0], 3))
+    found = False
+    for side in ("left_ankle", "right_ankle"):
+        kind, names, _ = _parse_rule(side, mapping[side], src)
+        if kind != "node" or names[0] not in idx:
+            return None
+        ankle = names[0]
+        kids = []
+        for n, p in parent.items():
+            while p is not None and p != ankle:
+                p = parent.get(p)
+            if p == ankle and n in idx:
+                kids.append(idx[n])
+        if kids:
+            cue += nodes[:, kids].mean(1) - nodes[:, idx[ankle]]
+            found = True
+    return cue if found else None
+
+
 def read_bvh(path, mapping, *, units: str = "cm", up: str = "+y", stride: int = 1) -> tuple[np.ndarray, float]:
     """(F', 17, 3) world mm, posecore world Z-up, and the frame rate after ``stride``, of a BVH file."""
+    P, fps, _ = _read_bvh(path, mapping, units=units, up=up, stride=stride)
+    return P, fps
+
+
+def _read_bvh(path, mapping, *, units: str = "cm", up: str = "+y", stride: int = 1):
+    """:func:`read_bvh` plus a dict of extras: ``R`` (file axes -> posecore world), ``up`` (the up axis
+    used), ``toes`` ((F', 3) world direction of the feet, or None)."""
     import pybvh
-    path = require_file(path, "BVH file")
+    path = require_file(path, "BVH file", limit=max_text_bytes())  # pybvh reads the whole file
     if units not in UNITS_TO_MM:
         raise ValueError(f"unknown units {units!r}; choose one of {tuple(UNITS_TO_MM)}")
     if int(stride) < 1:
@@ -178,8 +254,31 @@ def read_bvh(path, mapping, *, units: str = "cm", up: str = "+y", stride: int = 
         raise DataFormatError(f"{path}: cannot compute joint positions ({type(e).__name__}: {e})") from e
     if not np.isfinite(P).all():
         raise DataFormatError(f"{path}: non-finite joint positions (NaN/inf in the motion data?)")
-    P = P * UNITS_TO_MM[units] @ up_rotation(up).T
-    return P, float(bvh.fps) / int(stride)
+    check_hierarchy(bvh, mp, path, src)
+    R = up_rotation(up)
+    P = P * UNITS_TO_MM[units] @ R.T
+    with np.errstate(all="ignore"):
+        toes = _toe_cue(bvh, mp, src)
+    if toes is not None:
+        toes = toes[:: int(stride)] @ R.T
+    return P, float(bvh.fps) / int(stride), {"R": R, "up": up, "toes": toes}
+
+
+def check_body(P, extras: dict, where: str, units: str) -> None:
+    """Plausibility of a BVH body (P (F, 17, 3) mm, posecore Z-up; see :mod:`posecore.data.plausibility`):
+    the legs point down the chosen up axis (else the error names the file axis that fits), the left hip
+    and shoulder are on the body's left given the facing of the toes (else left and right are swapped in
+    the mapping or the file is mirrored), and the height implied by the bones is an adult's in ``units``
+    (else the error names the unit that fits)."""
+    up = extras["up"]
+    check_up_axis(P, where, f"read with up axis {up}; pass the up axis that fits", to_file=extras["R"].T)
+    if extras.get("toes") is not None:
+        check_facing(P, extras["toes"], where, "the feet (ankle to toes)",
+                     "the mapping exchanges left and right joints, or the file is mirrored")
+    else:
+        check_facing(P, P[:, 9] - 0.5 * (P[:, 8] + P[:, 10]), where, "the face (mapped neck/nose joint)",
+                     "the mapping exchanges left and right joints, or the file is mirrored")
+    check_body_units(P, where, units, advice=" (pass units='{u}' / --units {u})")
 
 
 def bvh_files(data_root) -> list[Path]:
@@ -236,8 +335,9 @@ def load_bvh(data_root, split: str = "all", *, mapping=None, units: str = "cm", 
     cols = {k: [] for k in ("p2", "p3", "K", "subject", "action", "sequence", "camera", "frame")}
     fps = {}
     for path in chosen:
-        P, rate = read_bvh(path, mapping, units=units, up=up, stride=stride)  # a mapping file is named in errors
+        P, rate, extras = _read_bvh(path, mapping, units=units, up=up, stride=stride)  # a mapping file is named in errors
         check_human_scale(P, str(path), "mm", assumed=units)
+        check_body(P, extras, str(path), units)
         rel = path.name if root.is_file() else str(path.relative_to(root))
         fps[rel] = rate
         target = P[:, 0].mean(0)

@@ -26,7 +26,8 @@ Malformed input is refused with :class:`~posecore.data.safe_io.DataFormatError` 
 the problem: the pickles of the npz files are read with a restricted unpickler (never executing code
 from the file), every sequence must be a non-empty finite numeric array of a person-sized skeleton in
 the format's unit, in front of every camera, and given 2D must match the projection of the 3D within
-:data:`MAX_REPROJECTION_PX`.
+:data:`MAX_REPROJECTION_PX`. Without 2D to cross-check, :func:`check_world_skeleton` still refuses 3D in
+the wrong axes (Y-up instead of Z-up), mirrored in x, or not the H36M-17 subset of the 32 joints.
 """
 from __future__ import annotations
 
@@ -39,7 +40,14 @@ import numpy as np
 from ..camera import H36M_CAMERA_IDS, Camera, h36m_camera, project
 from ..skeleton import NUM_JOINTS
 from .dataset import PoseSet
-from .safe_io import DataFormatError, check_human_scale, load_npz, require_file
+from .plausibility import check_bones, check_facing, check_up_axis, sample
+from .safe_io import (
+    DataFormatError,
+    check_human_scale,
+    load_npz,
+    npz_names,
+    require_file,
+)
 
 FPS = 50
 SPLIT_SUBJECTS = {"train": ("S1", "S5", "S6", "S7", "S8"), "test": ("S9", "S11")}
@@ -191,6 +199,7 @@ class _Builder:
         self.blocks = {k: [] for k in ("p2", "p3", "subject", "action", "sequence", "camera", "frame")}
         self.mismatches, self.flagged = [], []
         self.seen = {}  # subject -> canonical action -> set of raw keys
+        self.checked = set()  # 3D sources whose skeleton passed check_world_skeleton
 
     def add(self, subject, raw, cam: Camera, p3_cam, p2=None, where="", src3=""):
         """p3_cam (N, 17, 3) mm camera frame (float64/32); p2 (M, 17, 2) px or None (projected).
@@ -213,6 +222,9 @@ class _Builder:
         if behind:
             raise DataFormatError(f"{src3}: joints at or behind camera {cam.name} (depth <= 0 mm in {behind} of "
                                   f"{len(X)} frames); wrong units, axes or subject calibration?")
+        if src3 not in self.checked:  # once per 3D source, in the world frame: Xw = Xc R + t
+            check_world_skeleton(np.asarray(X, np.float64) @ cam.R + cam.t, src3)
+            self.checked.add(src3)
         if p2 is None:
             uv = project(X.astype(np.float64), cam.intrinsics.astype(np.float64),
                          cam.distortion.astype(np.float64) if self.project_2d == "distort" else None)
@@ -272,6 +284,20 @@ class _Builder:
         return ps.validate()
 
 
+def check_world_skeleton(Xw, where: str) -> None:
+    """Plausibility of Human3.6M world poses (N, 17, 3) mm (see :mod:`posecore.data.plausibility`), needed
+    when no 2D file cross-checks the 3D: the joint subset (left/right bones about equal and of constant
+    length: not raw joints 0-16 of the 32), the up axis (the legs point along world +Z: not a Y-up file) and
+    the handedness (the face -- the neck/nose joint ahead of the thorax-head line -- is on the side
+    ``left x up`` of the torso: not mirrored in x). DataFormatError naming ``where`` and the evidence."""
+    P = sample(Xw)
+    check_bones(P, where, "not the H36M-17 subset of the 32 mocap joints (raw indices "
+                f"{', '.join(map(str, RAW_TO_H36M17))}) or not in H36M order?", unit=" mm")
+    check_up_axis(P, where, "H36M 3D world coordinates are Z-up")
+    check_facing(P, P[:, 9] - 0.5 * (P[:, 8] + P[:, 10]), where, "the face (neck/nose joint)",
+                 "the x axis is mirrored (left-handed coordinates) or left and right joints are exchanged")
+
+
 def check_reprojection(p2, X, cam: Camera, where: str, limit: float = MAX_REPROJECTION_PX) -> float:
     """Median distance (px) between 2D ``p2`` (N, 17, 2) and the projection (Human3.6M distortion model)
     of camera-frame ``X`` (N, 17, 3) mm; DataFormatError naming ``where`` above ``limit``."""
@@ -289,11 +315,11 @@ def check_reprojection(p2, X, cam: Camera, where: str, limit: float = MAX_REPROJ
 
 
 def _load_pickled_npz(path: Path, key: str) -> tuple[dict, dict]:
-    """Load ``key`` (a pickled dict) and the other entries of a VideoPose3D npz, with the restricted
+    """Load ``key`` (a pickled dict) and the ``metadata`` entry (if any) of a VideoPose3D npz, with the restricted
     unpickler of :func:`posecore.data.safe_io.load_npz`; clear errors."""
-    z = load_npz(path, "VideoPose3D npz file")
+    z = load_npz(path, "VideoPose3D npz file", keys=(key, "metadata"))  # other members are never read
     if key not in z:
-        raise DataFormatError(f"{path}: missing key {key!r} (found {sorted(z)}); expected a "
+        raise DataFormatError(f"{path}: missing key {key!r} (found {sorted(npz_names(path))}); expected a "
                               "VideoPose3D-format npz")
     obj = z.pop(key)
     data = obj.item() if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == () else obj
@@ -338,7 +364,8 @@ def _check_array(path, what, a, shape_tail, ndim=3):
         raise DataFormatError(f"{path}: {what} has 0 frames (empty sequence)")
     bad = ~np.isfinite(a)
     if bad.any():
-        raise DataFormatError(f"{path}: {what} contains {int(bad.sum())} NaN/inf values")
+        raise DataFormatError(f"{path}: {what} contains {int(bad.sum())} NaN/inf values (not finite: NaN, or "
+                              "a number that overflows a float)")
 
 
 def find_npz(data_root) -> tuple[Path, Path | None]:
@@ -449,7 +476,8 @@ def read_cdf_pose(path, width: int) -> np.ndarray:
     if len(pose) == 0:
         raise DataFormatError(f"{path}: 'Pose' has 0 frames (empty sequence)")
     if not np.isfinite(pose).all():
-        raise DataFormatError(f"{path}: 'Pose' contains {int((~np.isfinite(pose)).sum())} NaN/inf values")
+        raise DataFormatError(f"{path}: 'Pose' contains {int((~np.isfinite(pose)).sum())} NaN/inf values (not "
+                              "finite: NaN, or a number that overflows a float)")
     return pose.reshape(len(pose), NUM_RAW_JOINTS, width // NUM_RAW_JOINTS)
 
 

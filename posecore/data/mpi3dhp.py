@@ -23,8 +23,10 @@ Images are referenced as ``sequence`` = ``TSk/imageSequence`` and 0-based ``fram
 Malformed files are refused with :class:`~posecore.data.safe_io.DataFormatError` naming the file and
 the problem: wrong shapes (only one person per frame: (N, 1, 17, c)), non-numeric data, NaN/inf in kept
 frames, a skeleton not the size of a person in mm, joints at or behind the camera (depth <= 0), 2D
-inconsistent with the 3D (median reprojection error above :data:`REFUSE_REPROJECTION_PX`) and a
-sequence with no frame left to convert.
+inconsistent with the 3D (median reprojection error above :data:`REFUSE_REPROJECTION_PX`), a universal
+3D of other frames than the 2D (:func:`check_universal`: re-posed with annot3's bone lengths it must
+reproject within :data:`MAX_UNIVERSAL_EXTRA_PX` of annot3's own error) and a sequence with no frame left to
+convert.
 """
 from __future__ import annotations
 
@@ -35,7 +37,15 @@ import numpy as np
 
 from ..skeleton import NUM_JOINTS
 from .dataset import PoseSet
-from .safe_io import DataFormatError, check_human_scale, require_file
+from .safe_io import (
+    DataFormatError,
+    check_human_scale,
+    file_size,
+    is_hdf5,
+    open_regular,
+    read_h5_dataset,
+    require_file,
+)
 
 SOURCE = ("MPI-INF-3DHP (Mehta et al., 3DV 2017), https://vcai.mpi-inf.mpg.de/3dhp-dataset; "
           "non-commercial research licence (no redistribution)")
@@ -50,6 +60,15 @@ ACTIVITIES = {1: "Standing/Walking", 2: "Exercising", 3: "Sitting", 4: "Reaching
 # median reprojection error (px) of annot3 with the published intrinsics above which 2D and 3D cannot be
 # the same poses (wrong units of the 2D, another sequence's 2D, ...): the file is refused
 REFUSE_REPROJECTION_PX = 50.0
+# univ_annot3 re-posed with annot3's bone lengths must reproject onto annot2 within this many px (median)
+# more than annot3 itself: the universal skeleton keeps every bone's direction and only changes its length,
+# so for the same frames the re-posed skeleton *is* annot3 (0 px more); univ_annot3 of other frames
+# (time-reversed, shifted) moves the limbs (the slow fixture motion reversed over 100 frames: 6.8 px more;
+# real motion: tens to hundreds of px). 3 px ~ 8 mm at 4 m: float noise and rounding stay far below
+MAX_UNIVERSAL_EXTRA_PX = 3.0
+# parent of each 3DHP joint (3DHP order; the pelvis 14 is the root) and a parents-first order
+MPI3DHP_PARENTS = (16, 15, 1, 2, 3, 1, 5, 6, 14, 8, 9, 14, 11, 12, -1, 14, 1)
+_TOPO_ORDER = (15, 1, 16, 0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 # published test-set intrinsics (fx, fy, cx, cy) and image size (w, h)
 INTRINSICS = {
     "TS1-4": ((1500.0686135995716, 1500.6590966853348, 1017.3794860438494, 1043.062824876024), (2048, 2048)),
@@ -102,27 +121,32 @@ def read_annot_data(path) -> dict:
     import h5py
     raw = {}
     keys = ("annot2", "annot3", "univ_annot3", "valid_frame", "activity_annotation")
-    native = not h5py.is_hdf5(str(path))
-    if not native:
-        try:
-            with h5py.File(path, "r") as f:
-                for k in keys:
-                    if k in f:
-                        if not isinstance(f[k], h5py.Dataset):
-                            raise DataFormatError(f"{path}: {k!r} is an HDF5 group, expected a numeric array")
-                        raw[k] = f[k][()]
-        except DataFormatError:
-            raise
-        except Exception as e:
-            raise DataFormatError(f"{path}: unreadable or truncated MATLAB v7.3 file ({type(e).__name__}: {e})") from e
-    else:
-        from scipy.io import loadmat
-        try:
-            m = loadmat(str(path))
-        except Exception as e:
-            raise DataFormatError(f"{path}: not a readable MATLAB file (v7.3/HDF5 or v5): "
-                                  f"{type(e).__name__}: {e}") from e
-        raw = {k: m[k] for k in keys if k in m}
+    # the checked regular file (never a pipe or a device) is what h5py / scipy read
+    with open_regular(path, "MPI-INF-3DHP annotation file") as fh:
+        native = not is_hdf5(fh)
+        if not native:
+            try:
+                with h5py.File(fh, "r") as f:
+                    for k in keys:
+                        if k in f:
+                            if not isinstance(f[k], h5py.Dataset):
+                                raise DataFormatError(f"{path}: {k!r} is an HDF5 group, expected a numeric array")
+                            # declared shape x itemsize checked before reading (a chunked dataset can
+                            # declare millions of frames in a small file)
+                            raw[k] = read_h5_dataset(f[k], path, k, file_size=file_size(fh), poses_axis=0)
+            except DataFormatError:
+                raise
+            except Exception as e:
+                raise DataFormatError(f"{path}: unreadable or truncated MATLAB v7.3 file ({type(e).__name__}: "
+                                      f"{e})") from e
+        else:
+            from scipy.io import loadmat
+            try:
+                m = loadmat(fh)
+            except Exception as e:
+                raise DataFormatError(f"{path}: not a readable MATLAB file (v7.3/HDF5 or v5): "
+                                      f"{type(e).__name__}: {e}") from e
+            raw = {k: m[k] for k in keys if k in m}
     missing = [k for k in ("annot2", "annot3", "valid_frame") if k not in raw]
     if missing:
         raise DataFormatError(f"{path}: missing variables {missing} (found {sorted(raw)})")
@@ -146,6 +170,44 @@ def read_annot_data(path) -> dict:
     out["valid_frame"] = valid > 0
     out["activity_annotation"] = np.nan_to_num(act).astype(int)
     return out
+
+
+def universal_reprojection(univ, annot3, annot2, K, max_frames: int = 300) -> float:
+    """Median px distance between ``annot2`` (N, 17, 2) and the projection of the universal skeleton
+    ``univ`` (N, 17, 3) re-posed onto ``annot3``: each bone keeps its direction in ``univ`` and takes its
+    length in ``annot3``, starting from annot3's pelvis (3DHP order, tree :data:`MPI3DHP_PARENTS`). The
+    universal skeleton differs from annot3 only in bone lengths, so this is annot3's own reprojection
+    error when both are the same frames; evenly sampled frames (at most ``max_frames``)."""
+    idx = np.linspace(0, len(univ) - 1, min(len(univ), max_frames)).round().astype(int)
+    u, a, p2 = (np.asarray(x, float)[idx] for x in (univ, annot3, annot2))
+    X = np.empty_like(a)
+    X[:, 14] = a[:, 14]
+    for c in _TOPO_ORDER:
+        p = MPI3DHP_PARENTS[c]
+        d = u[:, c] - u[:, p]
+        n = np.linalg.norm(d, axis=-1, keepdims=True)
+        length = np.linalg.norm(a[:, c] - a[:, p], axis=-1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            X[:, c] = X[:, p] + np.where(n > 0, d / n, 0.0) * length
+    K = np.asarray(K, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        uv = K[:2] * X[..., :2] / X[..., 2:] + K[2:]
+    return float(np.median(np.linalg.norm(uv - p2, axis=-1)))
+
+
+def check_universal(univ, annot3, annot2, K, annot3_px: float, path) -> float:
+    """DataFormatError naming ``path`` when the universal 3D, re-posed with annot3's bone lengths
+    (:func:`universal_reprojection`), projects more than :data:`MAX_UNIVERSAL_EXTRA_PX` px (median) further
+    from annot2 than annot3 itself (``annot3_px``): univ_annot3 of other frames (time-reversed, shifted)
+    or another sequence. Returns the measured px error."""
+    err = universal_reprojection(univ, annot3, annot2, K)
+    if not err <= annot3_px + MAX_UNIVERSAL_EXTRA_PX:
+        raise DataFormatError(
+            f"{path}: univ_annot3 and annot2 disagree: median reprojection error {err:.4g} px of the universal "
+            f"skeleton re-posed with annot3's bone lengths (annot3 itself: {annot3_px:.3g} px; refused above "
+            f"{MAX_UNIVERSAL_EXTRA_PX:g} px more): univ_annot3 of other frames (time-reversed or shifted) or of "
+            "another sequence?")
+    return err
 
 
 def find_sources(data_root, sequences=None) -> list[Path]:
@@ -212,6 +274,8 @@ def load_3dhp(data_root, split: str = "test", *, sequences=None, valid_only: boo
             raise DataFormatError(f"{path}: annot2 and annot3 disagree: median reprojection error {err:.4g} px "
                                   f"with the published {seq} intrinsics (refused above {REFUSE_REPROJECTION_PX:g} px); "
                                   f"{hint}")
+        if universal:
+            check_universal(d["univ_annot3"][keep], a3, d["annot2"][keep], Kv, err, path)
         if err > max_reprojection_px:
             est = np.round(estimate_intrinsics(d["annot2"][keep], a3), 2)
             warnings.warn(f"{path}: median reprojection error of annot3 with the published intrinsics is "

@@ -22,12 +22,16 @@ head box is known), ``meta['center']``, ``meta['scale']`` (the person scale, 200
 placeholder [1, 1, 0, 0] and ``image_size`` (0, 0) (= unknown).
 
 Malformed files are refused with :class:`~posecore.data.safe_io.DataFormatError` naming the file, the
-entry (image) and the problem: non-numeric or non-finite coordinates, wrong shapes, a non-positive
-scale, coordinates beyond :data:`MAX_PX` (not pixels), a split with no annotated joint at all.
+entry (image) and the problem: non-numeric or non-finite coordinates, wrong shapes, a non-positive,
+non-finite (overflow) or absurd scale (above :data:`MAX_SCALE`), coordinates beyond :data:`MAX_PX` (not
+pixels), a person whose coordinates all lie within [0, 1.5] while its scale says it is hundreds of px tall
+(normalised coordinates), head boxes all of zero size (PCKh needs them), a joint id given twice in one
+annotation of the .mat (the second point would overwrite the first), a split with no annotated joint at
+all. A joint annotated at exactly (-1, -1) (MPII's marker of a missing joint) is treated as missing, with
+a warning counting them; some zero-size head boxes are a warning.
 """
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -35,7 +39,15 @@ import numpy as np
 
 from ..skeleton import mpii_to_h36m
 from .dataset import PoseSet
-from .safe_io import DataFormatError, check_finite, numeric_array, read_text, require_file
+from .safe_io import (
+    DataFormatError,
+    check_finite,
+    numeric_array,
+    open_regular,
+    parse_json,
+    read_text,
+    require_file,
+)
 
 SOURCE = ("MPII Human Pose (Andriluka et al., CVPR 2014), http://human-pose.mpi-inf.mpg.de; "
           "Simplified BSD licence for the annotations, images from YouTube (research use only)")
@@ -43,6 +55,12 @@ MAT_NAME = "mpii_human_pose_v1_u12_1.mat"
 HEAD_SIZE_FACTOR = 0.6  # PCKh head size = 0.6 x head-box diagonal
 SPLITS = ("train", "valid")
 MAX_PX = 1e5  # |pixel coordinate| above this is not an image coordinate (wrong units or junk)
+# person scale = height / 200 px: above MAX_PX / 200 the person is taller than any image (junk, overflow)
+MAX_SCALE = MAX_PX / 200.0
+# all annotated coordinates of a person within [0, NORMALISED_MAX] (1-based) while its scale says it is at
+# least MIN_NORMALISED_PERSON_PX tall: coordinates normalised to [0, 1] instead of pixels
+NORMALISED_MAX = 1.5
+MIN_NORMALISED_PERSON_PX = 50.0
 
 
 def head_size(x1, y1, x2, y2):
@@ -128,6 +146,62 @@ def _check_some_annotated(path, annotated) -> None:
         raise DataFormatError(f"{path}: no annotated joint in any entry (every joint is marked missing)")
 
 
+def _check_scale(path, where, sc, raw=None) -> None:
+    """DataFormatError unless the person scale ``sc`` is a positive finite number at most MAX_SCALE."""
+    shown = sc if raw is None else raw
+    if not np.isfinite(sc):
+        raise DataFormatError(f"{path}: {where}: scale is not finite ({shown!r}: overflow?); expected a positive number")
+    if not sc > 0:
+        raise DataFormatError(f"{path}: {where}: scale must be a positive number, got {shown!r}")
+    if sc > MAX_SCALE:
+        raise DataFormatError(f"{path}: {where}: scale {sc:.3g} is not a person scale (a {sc * 200:.3g} px tall "
+                              f"person; at most {MAX_SCALE:g})")
+
+
+def _drop_missing_marked_visible(path, joints1, ann, labels) -> np.ndarray:
+    """Annotated joints at exactly (-1, -1) (1-based: MPII's 'missing' marker) are missing, with a warning
+    counting them; returns the corrected ``ann`` (N, 16)."""
+    joints1 = np.asarray(joints1, float).reshape(-1, 16, 2)
+    ann = np.asarray(ann, bool).reshape(-1, 16)
+    marker = ann & (joints1 == -1).all(-1)
+    if marker.any():
+        rows = np.flatnonzero(marker.any(1))
+        shown = ", ".join(labels[i] for i in rows[:3]) + (" ..." if len(rows) > 3 else "")
+        warnings.warn(f"{path}: {int(marker.sum())} joints of {len(rows)} people are annotated at (-1, -1), MPII's "
+                      f"marker of a missing joint: treated as missing ({shown})", stacklevel=3)
+    return ann & ~marker
+
+
+def _check_not_normalised(path, joints1, ann, scales, labels) -> None:
+    """DataFormatError when a person's annotated 1-based coordinates (>= 2 joints) all lie within
+    [0, NORMALISED_MAX] while its scale says it is hundreds of px tall: normalised coordinates."""
+    joints1 = np.asarray(joints1, float).reshape(-1, 16, 2)
+    ann = np.asarray(ann, bool).reshape(-1, 16)
+    inside = ((joints1 >= 0) & (joints1 <= NORMALISED_MAX)).all(-1) | ~ann
+    tall = np.asarray(scales, float) * 200.0 >= MIN_NORMALISED_PERSON_PX
+    bad = np.flatnonzero(inside.all(1) & (ann.sum(1) >= 2) & tall)
+    if len(bad):
+        i = bad[0]
+        raise DataFormatError(
+            f"{path}: {labels[i]}: every joint coordinate lies within [0, {NORMALISED_MAX:g}] while its scale "
+            f"{scales[i]:g} says the person is {scales[i] * 200:.0f} px tall ({len(bad)} of {len(ann)} people): "
+            "coordinates normalised to [0, 1], not pixels")
+
+
+def _check_head_sizes(path, heads, labels) -> None:
+    """PCKh needs head boxes: DataFormatError when every known head size is 0, a warning when some are."""
+    heads = np.asarray(heads, float)
+    known = np.isfinite(heads)
+    zero = known & (heads <= 0)
+    if known.any() and zero.sum() == known.sum():
+        raise DataFormatError(f"{path}: every head box has zero size ({int(zero.sum())} of {len(heads)} people): "
+                              "PCKh needs the head boxes")
+    if zero.any():
+        i = int(np.flatnonzero(zero)[0])
+        warnings.warn(f"{path}: {int(zero.sum())} of {len(heads)} head boxes have zero size (first: {labels[i]}); "
+                      "PCKh cannot score those people", stacklevel=3)
+
+
 def load_mpii_mat(path, split: str = "train") -> PoseSet:
     """Convert the official ``.mat``. ``split='train'`` returns every annotated person of the training
     images (``img_train == 1``; this includes the images of HRNet's validation subset -- use the JSON
@@ -139,7 +213,8 @@ def load_mpii_mat(path, split: str = "train") -> PoseSet:
                          f"got {split!r} -- use HRNet's valid.json (+ gt_valid.mat) for 'valid'")
     require_file(path, "MPII annotation file")
     try:
-        mat = loadmat(str(path), struct_as_record=False, squeeze_me=True)
+        with open_regular(path, "MPII annotation file") as fh:  # the checked regular file, never a pipe
+            mat = loadmat(fh, struct_as_record=False, squeeze_me=True)
     except Exception as e:
         raise DataFormatError(f"{path}: unreadable or truncated MATLAB file ({type(e).__name__}: {e})") from e
     if "RELEASE" not in mat:
@@ -168,6 +243,8 @@ def load_mpii_mat(path, split: str = "train") -> PoseSet:
                                   f"({type(e).__name__}: {e})") from e
         for name, r, joints, ann, box, scale, center, act_name in person:
             where = f"image {name} person {r}"
+            if not np.isnan(scale):  # absent in some rects; present must be a person scale
+                _check_scale(path, f"RELEASE.annolist({i + 1}) {where}", scale)
             if ann.any():
                 _check_px(path, f"{where}: joint coordinates", joints[ann])
             J.append(joints); A.append(ann); names.append(name); idx.append(r)
@@ -175,7 +252,11 @@ def load_mpii_mat(path, split: str = "train") -> PoseSet:
             actions.append(act_name)
     if not J:
         raise DataFormatError(f"{path}: no annotated people in the training images")
+    labels = [f"image {nm} person {r}" for nm, r in zip(names, idx)]
+    A = list(_drop_missing_marked_visible(path, np.asarray(J) + 1.0, A, labels))
     _check_some_annotated(path, A)
+    _check_not_normalised(path, np.asarray(J) + 1.0, A, np.nan_to_num(np.asarray(scales, float)), labels)
+    _check_head_sizes(path, heads, labels)
     return _finish(J, A, names, idx, heads, centers, scales, actions, split, [str(path)], "mpii-mat")
 
 
@@ -199,6 +280,9 @@ def _mat_image(a, act) -> list:
             jid = _num(p.id)
             if not (jid == int(jid) and 0 <= jid < 16):
                 raise ValueError(f"image {name} person {r}: joint id {jid} outside 0..15")
+            if ann[int(jid)]:
+                raise ValueError(f"image {name} person {r}: joint id {int(jid)} given twice (the second point "
+                                 "would overwrite the first)")
             joints[int(jid)] = (_num(p.x) - 1.0, _num(p.y) - 1.0)
             ann[int(jid)] = True
         box = [_num(getattr(rect, k, np.nan)) for k in ("x1", "y1", "x2", "y2")]
@@ -217,10 +301,7 @@ def load_mpii_json(path, split: str | None = None, gt_valid=None) -> PoseSet:
     path = Path(path)
     split = split or path.stem
     text = read_text(path, "MPII JSON annotation file")
-    try:
-        entries = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise DataFormatError(f"{path}: not valid JSON (truncated?) ({e})") from e
+    entries = parse_json(text, path, "MPII JSON annotation file")  # one-line errors (digits, nesting, syntax)
     if not isinstance(entries, list) or not entries:
         raise DataFormatError(f"{path}: expected a non-empty list of annotation entries, got "
                               f"{type(entries).__name__}{' (empty)' if not entries else ''}")
@@ -228,8 +309,10 @@ def load_mpii_json(path, split: str | None = None, gt_valid=None) -> PoseSet:
     for i, e in enumerate(entries):
         j, v, c, sc, name = _json_entry(path, i, e)
         J.append(j - 1.0); V.append(v > 0); C.append(c - 1.0); S.append(sc); names.append(name)
-    V = np.array(V)
+    labels = [f"entry {i} ({nm})" for i, nm in enumerate(names)]
+    V = _drop_missing_marked_visible(path, np.array(J) + 1.0, np.array(V), labels)
     _check_some_annotated(path, V)
+    _check_not_normalised(path, np.array(J) + 1.0, V, np.array(S), labels)
     idx = np.zeros(len(names), np.int32)  # person index within its image, in file order
     seen = {}
     for k, nm in enumerate(names):
@@ -240,7 +323,8 @@ def load_mpii_json(path, split: str | None = None, gt_valid=None) -> PoseSet:
     if (gt_valid is not None or split == "valid") and gt.exists():
         require_file(gt, "head-box file (gt_valid.mat)")
         try:
-            hb = loadmat(str(gt))["headboxes_src"]
+            with open_regular(gt, "head-box file (gt_valid.mat)") as fh:
+                hb = loadmat(fh)["headboxes_src"]
         except Exception as e:
             raise DataFormatError(f"{gt}: cannot read 'headboxes_src' ({type(e).__name__}: {e})") from e
         hb = numeric_array(hb, f"{gt}: headboxes_src", shape=(2, 2, None))
@@ -249,6 +333,7 @@ def load_mpii_json(path, split: str | None = None, gt_valid=None) -> PoseSet:
                                   f"to match {path}")
         _check_px(gt, "headboxes_src", hb)
         heads = head_size(hb[0, 0], hb[0, 1], hb[1, 0], hb[1, 1])
+        _check_head_sizes(gt, heads, labels)
     elif gt_valid is not None:
         raise FileNotFoundError(f"{gt}: head-box file not found")
     else:
@@ -276,11 +361,11 @@ def _json_entry(path, i, e) -> tuple:
     c = numeric_array(e["center"], f"{path}: {where}: center", shape=(2,))
     sc = numeric_array(e["scale"], f"{path}: {where}: scale", shape=())
     if not np.isfinite(j).all():
-        raise DataFormatError(f"{path}: {where}: NaN/inf joint coordinates")
+        raise DataFormatError(f"{path}: {where}: NaN/inf joint coordinates (not finite: NaN, or a number that "
+                              "overflows a float such as 1e400)")
     _check_px(path, f"{where}: joints", j)
     _check_px(path, f"{where}: center", c)
-    if not (np.isfinite(sc) and sc > 0):
-        raise DataFormatError(f"{path}: {where}: scale must be a positive number, got {e['scale']!r}")
+    _check_scale(path, where, float(sc), e["scale"])
     if not np.isin(v, (0, 1)).all():
         raise DataFormatError(f"{path}: {where}: joints_vis must hold 0/1 flags, got {e['joints_vis']!r}")
     return j, v, c, float(sc), name

@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 
 from .dataset import PoseSet
-from .safe_io import DataFormatError, one_line
+from .safe_io import DataFormatError, one_line, open_regular
 
 DATASETS = ("h36m", "3dhp", "mpii", "bvh")
 SPLITS = {"h36m": ("train", "test"), "3dhp": ("test",), "mpii": ("train", "valid"), "bvh": ("all", "train", "test")}
@@ -161,6 +161,41 @@ def default_cache_dir() -> Path:
     return cache_root()
 
 
+# datasets whose splits come from different annotation files (the others split one file by subject or files)
+DISTINCT_SPLIT_FILES = ("mpii",)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open_regular(path, "annotation file") as f:  # a regular file only: never blocks on a pipe
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_distinct_splits(dataset: str, splits, data_root, options: dict) -> None:
+    """DataFormatError when two ``splits`` of a dataset whose splits are separate annotation files
+    (:data:`DISTINCT_SPLIT_FILES`) would convert the same file: one resolved path (a file given as
+    ``data_root``, a symlink) or identical content (sha256); the message names both files and splits."""
+    if dataset not in DISTINCT_SPLIT_FILES or len(set(splits)) < 2:
+        return
+    seen = []
+    for split in dict.fromkeys(splits):
+        src = Path(_sources(dataset, split, Path(data_root).expanduser(), options)[0])
+        real = src.resolve()
+        for other, osrc, oreal, odigest in seen:
+            if real == oreal:
+                raise DataFormatError(
+                    f"{src}: --split {other} and --split {split} would both convert this one annotation file "
+                    f"({osrc} and {src}): refusing to convert it twice (a {other}/{split} split needs two files)")
+            digest = _sha256(src)
+            if digest == odigest:
+                raise DataFormatError(
+                    f"{src}: identical content to {osrc} (sha256 {digest[:16]}...): --split {other} ({osrc}) and "
+                    f"--split {split} ({src}) would convert the same annotations twice")
+        seen.append((split, src, real, _sha256(src)))
+
+
 def prepare_cli(dataset: str, description: str, add_options=None, argv=None) -> list[Path]:
     """Shared body of ``data_scripts/prepare_*.py``: parse ``--data-root``, ``--cache-dir``,
     ``--split`` (repeatable; default all splits) plus dataset options (``add_options(parser)``
@@ -180,6 +215,7 @@ def prepare_cli(dataset: str, description: str, add_options=None, argv=None) -> 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cache = args.cache_dir or default_cache_dir()
     options = to_options(args)
+    check_distinct_splits(dataset, args.split or SPLITS[dataset], args.data_root, options)
     out = []
     for split in args.split or SPLITS[dataset]:
         if dataset == "bvh" and split != "all" and not args.split:
