@@ -8,6 +8,14 @@ every chapter::
     ch = chapter.start(profile, dataset)                  # after the parameters cell
     seeds = chapter.seed_list(seeds, ch.profile, quick=[0, 1, 2])
     img = chapter.image_inputs(bcfg, cfg.data, dataset, data_root, ch.device)
+
+The image chapters (05-09) also take the papers' photographs (``images="photos"``, three datasets as
+separate parameters; :func:`photo_sources`)::
+
+    ch = chapter.start(profile, dataset, images=images, data_root=data_root, wild_dataset=wild_dataset,
+                       wild_root=wild_root, wild_test_dataset=wild_test_dataset, wild_test_root=wild_test_root)
+    img = chapter.image_inputs(bcfg, cfg.data, dataset, data_root, ch.device, photos=ch.photos)
+    if chapter.skipped(img["d"], "wild_test", "Table 3"): ...   # a partial set of photos
     chapter.claim(claims, "A beats B", values_a, values_b, gate=ok, gate_detail=why, profile=ch.profile)
     recs.append(chapter.seeded("mpjpe", values, "mm", common, split="test", variant="A"))
 """
@@ -22,22 +30,38 @@ from . import params, profiles, results
 from .evaluate import check_claim, seed_comparison
 from .train import select_device
 
-__all__ = ["Chapter", "start", "seed_list", "image_inputs", "seeded", "claim", "data_label", "show_predictions"]
+__all__ = ["Chapter", "start", "seed_list", "image_inputs", "seeded", "claim", "data_label", "show_predictions",
+           "IMAGES", "photo_sources", "skipped"]
+
+# the ``images`` parameter of the image chapters: rendered from the poses, or the datasets' photographs
+IMAGES = ("rendered", "photos")
 
 
 @dataclass
 class Chapter:
     """A started chapter: the resolved ``profile``, the ``device`` it trains on, ``t0`` (its start,
-    ``time.perf_counter()``) and ``common`` (the dataset / profile fields of its result records)."""
+    ``time.perf_counter()``), ``common`` (the dataset / profile fields of its result records) and, for
+    an image chapter run on photographs, ``photos`` (a :class:`~posecore.recipes.photo_data.PhotoSources`;
+    None: rendered images)."""
     profile: str
     device: object
     dataset: str
     t0: float = field(default_factory=time.perf_counter)
+    photos: object = None
 
     @property
     def common(self) -> dict:
         """The fields every result record of the chapter carries (never a bare 'synth')."""
-        return dict(dataset=data_label(self.dataset), profile=self.profile)
+        return dict(dataset=self.photos.label if self.photos is not None else data_label(self.dataset),
+                    profile=self.profile)
+
+    @property
+    def label(self) -> str:
+        """The data's name in the chapter's tables: 'synth (posecore-synth images)', the real dataset's
+        name, or the photos' ('h36m+mpii+3dhp (photos)')."""
+        if self.photos is not None:
+            return self.photos.label
+        return f"{self.dataset} (posecore-synth images)" if self.dataset == "synth" else self.dataset
 
     def seconds(self) -> float:
         return time.perf_counter() - self.t0
@@ -48,17 +72,55 @@ def data_label(dataset: str) -> str:
     return "posecore-synth" if dataset == "synth" else dataset
 
 
-def start(profile, dataset: str = "synth", datasets=None, device: str = "auto") -> Chapter:
+def start(profile, dataset: str = "synth", datasets=None, device: str = "auto", *, images: str | None = None,
+          data_root=None, wild_dataset=None, wild_root=None, wild_test_dataset=None, wild_test_root=None) -> Chapter:
     """Check the parameters papermill injected (:func:`posecore.params.validate`), resolve ``profile``
     (None: ``$POSECORE_PROFILE``, else 'quick'), check ``dataset`` against ``datasets`` (default: the
-    embedded benchmark and every real dataset) and pick the device."""
+    embedded benchmark and every real dataset) and pick the device. An image chapter passes its
+    ``images`` parameter and the datasets' folders too: with ``images='photos'`` they are checked by
+    :func:`photo_sources` (``datasets`` then does not apply) and the chapter's ``photos`` set."""
     t0 = time.perf_counter()
     params.validate()
     profile = profiles.resolve(profile)
-    if datasets is None:
-        datasets = ("synth",) + tuple(d for d in profiles.DATASETS if d != "synth")
-    profiles.check_choice("dataset", dataset, tuple(datasets))
-    return Chapter(profile=profile, device=select_device(device), dataset=dataset, t0=t0)
+    photos = None if images is None else photo_sources(images, dataset, data_root, wild_dataset, wild_root,
+                                                      wild_test_dataset, wild_test_root)
+    if photos is None:
+        if datasets is None:
+            datasets = ("synth",) + tuple(d for d in profiles.DATASETS if d != "synth")
+        profiles.check_choice("dataset", dataset, tuple(datasets))
+    return Chapter(profile=profile, device=select_device(device), dataset=dataset, t0=t0, photos=photos)
+
+
+def photo_sources(images: str, dataset: str, data_root, wild_dataset=None, wild_root=None, wild_test_dataset=None,
+                  wild_test_root=None):
+    """An image chapter's data parameters -> a :class:`~posecore.recipes.photo_data.PhotoSources` for
+    ``images='photos'`` (the lab photos ``dataset='h36m'`` / ``data_root``, the wild 2D photos
+    ``wild_dataset='mpii'`` / ``wild_root``, the wild 3D test set ``wild_test_dataset='3dhp'`` /
+    ``wild_test_root``, which may be left out: see :func:`posecore.recipes.photo_data.sources`), None for
+    ``images='rendered'`` (the wild parameters must then be unset); ValueError otherwise. Folder layouts:
+    book/datasets.md."""
+    profiles.check_choice("images", images, IMAGES)
+    if images == "rendered":
+        given = [k for k, v in (("wild_dataset", wild_dataset), ("wild_root", wild_root),
+                                ("wild_test_dataset", wild_test_dataset), ("wild_test_root", wild_test_root)) if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: only read with images='photos' (the rendered images' wild "
+                             f"splits come from `dataset`); see book/datasets.md")
+        return None
+    from .recipes import photo_data
+    return photo_data.sources(dataset, data_root, wild_dataset, wild_root, wild_test_dataset, wild_test_root)
+
+
+def skipped(d: dict, split: str, what: str, why: str | None = None) -> bool:
+    """True (after printing ``skipped: <what>: <why>``) when the image data ``d``
+    (:func:`posecore.recipes.image_data.load`) lacks ``split`` -- a partial set of photos, e.g. without a
+    wild 3D test set; False when the section can run."""
+    if split in d["eval_idx"]:
+        return False
+    why = why or {"wild_test": "no wild 3D test set (wild_test_dataset / wild_test_root not given)"}.get(
+        split, f"no {split} split in this data")
+    print(f"skipped: {what}: {why}")
+    return True
 
 
 def seed_list(value, profile: str, *, smoke=(0,), quick=(0, 1), full=(0, 1)) -> list[int]:
@@ -69,20 +131,22 @@ def seed_list(value, profile: str, *, smoke=(0,), quick=(0, 1), full=(0, 1)) -> 
 
 
 def image_inputs(bcfg, data_cfg, dataset: str, data_root, device, progress: bool = True,
-                 hidden: bool = True) -> dict:
+                 hidden: bool = True, photos=None) -> dict:
     """The inputs every image chapter starts from: the shared backbone
     (:func:`posecore.recipes.backbone.get`: ``bb``, and ``backbone`` = (state, id) for the recipes),
     the images, pools and evaluation subsets of :func:`posecore.recipes.image_data.load` (``d``;
     ``data_cfg``: an :class:`~posecore.recipes.image_data.ImageDataConfig`) and, on the embedded benchmark with ``hidden``, the wild training
-    split's hidden 3D poses (``hidden``; None elsewhere: real 2D-only data has none)."""
+    split's hidden 3D poses (``hidden``; None elsewhere: real 2D-only data has none). ``photos``: a
+    :class:`~posecore.recipes.photo_data.PhotoSources` (:func:`photo_sources`, ``Chapter.photos``) -- the
+    backbone and the images from the datasets' photographs (``dataset`` / ``data_root`` unused)."""
     from . import data
     from .recipes import backbone as backbone_recipe
     from .recipes import image_data
-    bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False)
-    d = image_data.load(data_cfg, bcfg, dataset, data_root, progress=progress, device=device)
+    bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False, photos=photos)
+    d = image_data.load(data_cfg, bcfg, dataset, data_root, progress=progress, device=device, photos=photos)
     kw = {"data_root": data_root} if data_root else {}
     wild_3d = data.load(dataset, "wild_train", reveal_hidden=True, **kw).poses_3d \
-        if hidden and dataset == "synth" else None
+        if hidden and dataset == "synth" and photos is None else None
     return dict(bb=bb, backbone=(bb["state"], bb["id"]), d=d, hidden=wild_3d)
 
 

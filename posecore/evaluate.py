@@ -120,8 +120,9 @@ def gt_depth_norm(pred: dict) -> np.ndarray:
 
 
 def evaluate_images(pred: dict, canonical_bone_sum: float, actions=None, scale: str = "canonical") -> dict:
-    """Metrics of an image network's predictions (:func:`posecore.recipes.images.predict`). Always: ``pckh`` (2D PCKh@0.5 %, head size from the
-    ground-truth neck-head distance) and ``symmetry_px`` (Table 4 in 256-normalised px of the
+    """Metrics of an image network's predictions (:func:`posecore.recipes.images.predict`). Always: ``pckh`` (2D PCKh@0.5 %, head size from
+    MPII's head boxes where the data has them -- ``pred['head_size']``, MPII photos -- else from the
+    ground-truth neck-head distance; ``pckh_head`` names which) and ``symmetry_px`` (Table 4 in 256-normalised px of the
     predicted (2D, depth) pose). With 3D labels: ``pred_3d`` (root-relative mm, the bone-sum scaled
     pose), ``errors`` (N,) MPJPE mm, ``mpjpe``, ``per_action`` (if ``actions``), ``pck`` / ``auc`` (3DHP,
     all samples) and ``pck_scene`` / ``auc_scene`` per scene kind, ``symmetry_mm``, and the diagnostics
@@ -134,9 +135,11 @@ def evaluate_images(pred: dict, canonical_bone_sum: float, actions=None, scale: 
         raise ValueError(f"evaluate_images: scale must be 'canonical' or 'true', got {scale!r}")
     R = pred["resolution"]
     gt2, p2, vis = pred["gt_2d"], pred["joints_2d"], pred["visible"]
-    head = np.asarray(metrics.head_size_from_joints(gt2), np.float64)
+    boxes = pred.get("head_size") is not None
+    head = np.asarray(pred["head_size"] if boxes else metrics.head_size_from_joints(gt2), np.float64)
     ok = head > 0
     out = {"pckh": float(metrics.pckh(p2[ok], gt2[ok], head[ok], visible=vis[ok])),
+           "pckh_head": "MPII head box" if boxes else "neck-head joints",
            "pair_ratio": metrics.paired_joint_ratio(p2, gt2, vis)}
     px_pose = np.concatenate([p2 - p2[:, ROOT:ROOT + 1], (pred["depth"] - pred["depth"][:, :1])[..., None] * R / 2], -1)
     out["symmetry_px"] = metrics.symmetry_error(px_pose * (256.0 / R))

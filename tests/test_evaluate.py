@@ -155,3 +155,21 @@ def test_depth_diagnostic_hand_worked():
     assert ev.depth_diagnostic(far, gt)["sign_correct"] == 50.0
     with pytest.raises(ValueError, match="depth_diagnostic"):
         ev.depth_diagnostic(gt[:, :3], gt)
+
+
+def test_evaluate_images_takes_mpii_head_boxes_when_the_data_has_them():
+    """PCKh@0.5 by hand: every joint is 6 px off; the joints' neck-head distance is 20 px (threshold
+    10 px: all correct); MPII head boxes of 10 px (threshold 5 px: none correct)."""
+    n = 3
+    gt = np.zeros((n, 17, 2))
+    gt[:, :, 0] = np.arange(17) * 3.0
+    gt[:, 9] = (100.0, 100.0)
+    gt[:, 10] = (100.0, 80.0)                                            # neck-head 20 px
+    pred = dict(gt_2d=gt, joints_2d=gt + np.array([6.0, 0.0]), visible=np.ones((n, 17), bool),
+                depth=np.zeros((n, 17)), has_3d=np.zeros(n, bool), resolution=64)
+    r = ev.evaluate_images(pred, 1.0)
+    assert r["pckh"] == pytest.approx(100.0) and r["pckh_head"] == "neck-head joints"
+    r = ev.evaluate_images(dict(pred, head_size=np.full(n, 10.0)), 1.0)
+    assert r["pckh"] == pytest.approx(0.0) and r["pckh_head"] == "MPII head box"
+    r = ev.evaluate_images(dict(pred, head_size=np.array([10.0, 30.0, np.nan])), 1.0)   # unknown box: not scored
+    assert r["pckh"] == pytest.approx(50.0)

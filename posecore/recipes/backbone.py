@@ -257,15 +257,31 @@ def train_backbone(cfg: BackboneConfig, lab, wild, eval_sets: dict | None = None
 
 
 # --- the one call of every image chapter ------------------------------------------------------------
-def load_data(cfg: BackboneConfig, dataset: str = "synth", data_root=None, device="cpu") -> dict:
+def load_data(cfg: BackboneConfig, dataset: str = "synth", data_root=None, device="cpu", photos=None) -> dict:
     """The backbone's training ImageDatasets (lab and wild training splits, crop jitter per
     ``cfg.jitter``; the wild split's bodies are drawn from its hidden 3D poses, its labels stay 2D) and
     its held-out evaluation batches (``cfg.n_eval`` lab-test and wild-test images, rendered once), plus
-    ``data_id`` naming the data."""
+    ``data_id`` naming the data. ``photos``: a :class:`~posecore.recipes.photo_data.PhotoSources` -- the
+    same from the datasets' photographs instead of renders (``dataset`` / ``data_root`` unused; without
+    a wild 3D test set ``eval`` holds ``lab`` only)."""
     from .. import data
     from ..data.images import ImageDataset
     from .images import data_id as images_data_id
     from .images import eval_indices
+    if photos is not None:
+        from . import photo_data
+        common = dict(resolution=cfg.resolution, heatmap_resolution=cfg.hourglass().heatmap_resolution,
+                      sigma=cfg.sigma, seed=cfg.seed, device=device)
+        train = photo_data.datasets(photos, augment=cfg.jitter, splits=("train", "wild_train"), **common)
+        held = photo_data.datasets(photos, splits=("test", "wild_test"), **common)
+        evals = {}
+        for name, split in (("lab", "test"), ("wild", "wild_test")):
+            if split not in held:          # no wild 3D test set: no wild evaluation
+                continue
+            b = held[split].get_batch(eval_indices(len(held[split]), cfg.n_eval, cfg.seed))
+            evals[name] = {k: b[k].cpu() for k in ("image", "joints_2d", "joints_visible")}
+        return dict(lab=train["train"], wild=train["wild_train"], eval=evals,
+                    data_id=photo_data.data_id(train | held, cfg.resolution))
     kw = dict(data_root=data_root) if data_root is not None else {}
     sets = {s: data.load(dataset, s, **kw) for s in ("train", "wild_train", "test", "wild_test")}
     hidden = data.load(dataset, "wild_train", reveal_hidden=True, **kw).poses_3d if dataset == "synth" else None
@@ -310,15 +326,16 @@ def shipped(cfg: BackboneConfig, data_id: str, path=SHIPPED) -> dict | None:
 
 
 def get(cfg: BackboneConfig, dataset: str = "synth", data_root=None, device="cpu", progress: bool = True,
-        use_shipped: bool = True) -> dict:
+        use_shipped: bool = True, photos=None) -> dict:
     """The shared backbone of ``cfg``, for every image chapter: the shipped one when it matches ``cfg``
     and the data (``use_shipped``), else trained once per (configuration, data, code) and cached.
     Returns ``net`` (StackedHourglass, eval mode), ``state`` (its state dict), ``id`` (pass ``(state,
     id)`` to the recipes as their stage 1), ``history`` (heatmap loss every 10 steps; lab/wild PCKh@0.5
     and pair ratio every ``cfg.eval_every``), ``train_seconds`` (wall time of its training run),
     ``eval`` (lab / wild metrics on the held-out batches, measured now), ``source`` ('shipped' or the
-    checkpoint's file name) and ``data_id``."""
-    d = load_data(cfg, dataset, data_root, device)
+    checkpoint's file name) and ``data_id``. ``photos``: train and evaluate on photographs
+    (:func:`load_data`)."""
+    d = load_data(cfg, dataset, data_root, device, photos=photos)
     blob = shipped(cfg, d["data_id"]) if use_shipped else None
     if blob is not None:
         net = StackedHourglass(cfg.hourglass()).to(device)

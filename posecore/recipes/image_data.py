@@ -64,7 +64,7 @@ def with_overrides(cfg, **overrides):
 
 
 def load(cfg: ImageDataConfig, backbone: BackboneConfig, dataset: str = "synth", data_root=None, cache: bool = True,
-         progress: bool = False, device="cpu") -> dict:
+         progress: bool = False, device="cpu", photos=None) -> dict:
     """The four splits as PoseSets and ImageDatasets (at the backbone's resolution), the canonical
     skeleton (lab-training average bone lengths, BONES order, mm) and the evaluation subsets. With
     ``cfg.train_pool > 0`` the training images are a fixed pool per split, rendered once into a
@@ -72,36 +72,49 @@ def load(cfg: ImageDataConfig, backbone: BackboneConfig, dataset: str = "synth",
     2D-only evaluation images of the wild training split are drawn from outside that pool (held out);
     the evaluation images of every split are cached likewise. With ``cfg.wild_in_crop`` the wild-test
     subset holds only samples with every joint inside the crop (``n_in_crop`` / ``n_wild_candidates``
-    say how many of the candidates qualified). ``device``: where uncached images are rendered."""
+    say how many of the candidates qualified). ``device``: where uncached images are rendered.
+    ``photos``: a :class:`~posecore.recipes.photo_data.PhotoSources` -- the splits from the datasets'
+    photographs (Human3.6M frames, MPII, MPI-INF-3DHP test) instead of renders (``dataset`` /
+    ``data_root`` unused); the caches then hold the photo crops. Photos without a wild 3D test set have
+    no ``wild_test`` in ``sets`` / ``images`` / ``eval_idx`` (``n_in_crop`` = ``n_wild_candidates`` = 0)."""
     from .. import data
     from ..data.images import ImageDataset
     from ..data.render import render_samples
-    kw = dict(data_root=data_root) if data_root is not None else {}
-    sets = {s: data.load(dataset, s, **kw) for s in ("train", "test", "wild_train", "wild_test")}
-    hidden = data.load(dataset, "wild_train", reveal_hidden=True, **kw).poses_3d if dataset == "synth" else None
     R = backbone.resolution
-    ds = {s: ImageDataset(p, resolution=R, heatmap_resolution=backbone.hourglass().heatmap_resolution,
-                          seed=cfg.data_seed, device=device,
-                          **({"render_poses_3d": hidden} if s == "wild_train" and hidden is not None else {}))
-          for s, p in sets.items()}
+    hidden = None
+    if photos is not None:
+        from . import photo_data
+        ds = photo_data.datasets(photos, R, backbone.hourglass().heatmap_resolution, seed=cfg.data_seed, device=device)
+        sets = {s: ds[s].poses for s in ("train", "test", "wild_train", "wild_test") if s in ds}
+    else:
+        kw = dict(data_root=data_root) if data_root is not None else {}
+        sets = {s: data.load(dataset, s, **kw) for s in ("train", "test", "wild_train", "wild_test")}
+        hidden = data.load(dataset, "wild_train", reveal_hidden=True, **kw).poses_3d if dataset == "synth" else None
+        ds = {s: ImageDataset(p, resolution=R, heatmap_resolution=backbone.hourglass().heatmap_resolution,
+                              seed=cfg.data_seed, device=device,
+                              **({"render_poses_3d": hidden} if s == "wild_train" and hidden is not None else {}))
+              for s, p in sets.items()}
     canonical = canonical_bone_lengths(sets["train"].poses_3d).numpy()
     pools = {s: pool_indices(len(sets[s]), cfg.train_pool, cfg.data_seed, s) for s in ("train", "wild_train")}
     n_w = len(sets["wild_train"])
     outside = np.setdiff1d(np.arange(n_w), pools["wild_train"]) if cfg.train_pool > 0 else np.arange(n_w)
-    n_wt = len(sets["wild_test"])
+    n_wt = len(sets["wild_test"]) if "wild_test" in sets else 0
     wild_ok = np.arange(n_wt)
-    if cfg.wild_in_crop:
-        vis = render_samples(sets["wild_test"], np.arange(n_wt), R, cfg.data_seed, images=False,
-                             margin=ds["wild_test"].margin, device="cpu")["visible"].numpy()
+    if cfg.wild_in_crop and n_wt:
+        vis = ds["wild_test"].in_crop() if photos is not None else \
+            render_samples(sets["wild_test"], np.arange(n_wt), R, cfg.data_seed, images=False,
+                           margin=ds["wild_test"].margin, device="cpu")["visible"].numpy()
         wild_ok = np.flatnonzero(vis.all(1))
     idx = {"test": eval_indices(len(sets["test"]), cfg.n_eval_lab, cfg.data_seed),
            "wild_test": wild_ok[eval_indices(len(wild_ok), cfg.n_eval_wild, cfg.data_seed)],
            "wild_train": outside[eval_indices(len(outside), cfg.n_eval_wild_2d, cfg.data_seed)]}
-    data_id = images_data_id(sets, R, hidden)
+    if "wild_test" not in sets:            # photos without a wild 3D test set: no wild-test split at all
+        del idx["wild_test"]
+    data_id = photo_data.data_id(ds, R) if photos is not None else images_data_id(sets, R, hidden)
     if cache:
         need = {"train": pools["train"] if cfg.train_pool > 0 else None,
                 "wild_train": np.union1d(pools["wild_train"], idx["wild_train"]) if cfg.train_pool > 0 else None,
-                "test": idx["test"], "wild_test": idx["wild_test"]}
+                "test": idx["test"], "wild_test": idx.get("wild_test")}
         for s, ind in need.items():
             if ind is None:
                 continue

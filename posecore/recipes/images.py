@@ -215,7 +215,9 @@ def predict(model, ds, indices=None, batch_size: int = 32, device="cpu") -> dict
     """Run ``model`` over ``ds`` (an ImageDataset) at ``indices`` (default all). Returns numpy arrays:
     ``joints_2d`` (N, J, 2) predicted crop px, ``depth`` (N, J) normalised, ``maxvals`` (N, J), and the
     labels ``gt_2d`` (N, J, 2) crop px, ``visible``, ``gt_3d`` (N, J, 3) root-relative mm, ``has_3d``,
-    ``intrinsics_crop`` (N, 4), ``index``, ``scene``; ``seconds`` the wall time."""
+    ``intrinsics_crop`` (N, 4), ``index``, ``scene``; ``seconds`` the wall time; ``head_size`` (N,) crop
+    px where the dataset has MPII head boxes (photos: :meth:`posecore.data.photos.PhotoDataset.head_size_crop`),
+    else None (PCKh then takes the head size from the joints)."""
     model.eval()
     indices = np.arange(len(ds)) if indices is None else np.asarray(indices)
     R = model.config.hourglass.resolution
@@ -237,7 +239,17 @@ def predict(model, ds, indices=None, batch_size: int = 32, device="cpu") -> dict
     return dict(joints_2d=res["pred_2d"], depth=res["pred_depth"], maxvals=res["maxvals"], gt_2d=res["joints_2d"],
                 visible=res["joints_visible"].astype(bool), gt_3d=res["poses_3d"], gt_depth=res["depth"],
                 has_3d=res["has_3d"].astype(bool), intrinsics_crop=res["intrinsics_crop"], index=res["index"],
-                scene=res["scene"], resolution=R, seconds=time.perf_counter() - t0)
+                scene=res["scene"], resolution=R, seconds=time.perf_counter() - t0,
+                head_size=_head_sizes(ds, res["index"]))
+
+
+def _head_sizes(ds, indices):
+    """MPII head-box sizes (crop px) of ``indices`` when ``ds`` (or the dataset a CachedImages wraps) has
+    them; None otherwise."""
+    base = getattr(ds, "ds", ds)
+    if getattr(base, "head_size", None) is None or not hasattr(base, "head_size_crop"):
+        return None
+    return np.asarray(base.head_size_crop(np.asarray(indices)), np.float64)
 
 
 # --- scoring an image model -----------------------------------------------------------------------
@@ -250,12 +262,15 @@ def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu") -> dict:
     (lab test, wild test, held-out 2D-only wild training images), then
     :func:`posecore.evaluate.evaluate_images` -- the lab test's 3D at the canonical bone-length sum
     (Zhou et al. Sec. 4.1.2), the wild test's at each subject's true one (the known global scale of the
-    3DHP protocol), per action. Returns ``{split: metrics, 'pred': {split: predict(...)}}``."""
+    3DHP protocol), per action. Returns ``{split: metrics, 'pred': {split: predict(...)}}`` (a split
+    that ``d`` lacks, e.g. the wild test of photos without one, is left out)."""
     from ..evaluate import evaluate_images
     from ..models.zhou import canonical_bone_sum
     bone_sum = canonical_bone_sum(d["canonical"])
     out = {"pred": {}}
     for split in EVAL_SPLITS:
+        if split not in d["eval_idx"]:     # photos without a wild 3D test set
+            continue
         p = predict(model, d["images"][split], d["eval_idx"][split], batch_size, device=device)
         out["pred"][split] = p
         out[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]],

@@ -115,17 +115,37 @@ def config(profile: str | None = None, **overrides) -> WangImageConfig:
 
 
 # --- labels ----------------------------------------------------------------------------------------
+# the focal length (px) of the nominal camera put on 2D-only photos without intrinsics (MPII): ~ a 55
+# degree horizontal field of view of a 1280 px wide photo
+NOMINAL_FOCAL = 1200.0
+
+
+def label_camera(ps) -> np.ndarray:
+    """(N, 4) intrinsics the label generator uses for the PoseSet ``ps``: its own, or where they are
+    unknown (MPII's placeholder [1, 1, 0, 0]) a nominal camera -- focal :data:`NOMINAL_FOCAL` px,
+    principal point at the centre of the sample's annotated joints."""
+    K = np.asarray(ps.intrinsics, np.float64).copy()
+    unknown = (K[:, 0] <= 1.0) & (K[:, 1] <= 1.0)
+    if unknown.any():
+        p, vis = np.asarray(ps.poses_2d, np.float64)[unknown], np.asarray(ps.visible, bool)[unknown]
+        n = np.maximum(vis.sum(1, keepdims=True), 1)
+        K[unknown] = np.concatenate([np.full((len(p), 2), NOMINAL_FOCAL), (p * vis[..., None]).sum(1) / n], 1)
+    return K
+
+
 def wild_labels(lifter, wild_train, hidden_3d=None) -> dict:
     """The 3D labels of the wild training split for every row: {labels kind: (poses (N, 17, 3)
     root-relative mm, valid (N,) bool)}. 'generated': the generator with geometric search (the
     paper's labels; a sample whose root depth cannot be found is invalid and stays 2D-only);
-    'generated_no_gs': the reconstruction alone; 'true': ``hidden_3d`` (N, 17, 3) when given."""
-    poses_2d, K = wild_train.poses_2d, wild_train.intrinsics
+    'generated_no_gs': the reconstruction alone; 'true': ``hidden_3d`` (N, 17, 3) when given. Samples
+    with an unannotated joint (MPII) are invalid in both; unknown intrinsics: :func:`label_camera`."""
+    poses_2d, K = wild_train.poses_2d, label_camera(wild_train)
+    complete = np.asarray(wild_train.visible, bool).all(1)
     labels, valid, Z, rel = wang_recipe.generate_labels(lifter, poses_2d, K)
     gen = np.zeros_like(rel, dtype=np.float32)
     gen[valid] = labels - labels[:, :1]
-    out = {"generated": (gen, valid),
-           "generated_no_gs": ((rel - rel[:, :1]).astype(np.float32), np.ones(len(rel), bool))}
+    out = {"generated": (gen, valid & complete),
+           "generated_no_gs": ((rel - rel[:, :1]).astype(np.float32), complete.copy())}
     if hidden_3d is not None:
         h = np.asarray(hidden_3d, np.float32)
         if h.shape != rel.shape:
@@ -341,6 +361,6 @@ def clip_depth_spread(poses, win: np.ndarray) -> float:
     return float(z[win].std(1)[:, 1:].mean())                                   # (W, T, 17) -> std over T
 
 
-__all__ = ["Variant", "VARIANTS", "LABELS", "WangImageConfig", "config", "wild_labels", "labels_id", "label_quality",
+__all__ = ["Variant", "VARIANTS", "LABELS", "NOMINAL_FOCAL", "label_camera", "WangImageConfig", "config", "wild_labels", "labels_id", "label_quality",
            "Relabelled", "train_variant", "evaluate_model", "training_images_check", "predict_sequences", "clip_indices",
            "pose_2d_features", "probe_features", "train_probe", "run_probe", "clip_depth_spread"]
