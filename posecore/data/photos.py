@@ -49,7 +49,7 @@ from torch.utils.data import Dataset
 
 from ..skeleton import FLIP_PERMUTATION, NUM_JOINTS
 from .dataset import PoseSet
-from .images import collate, crop_to_heatmap
+from .images import collate, crop_to_heatmap, gaussian_maps
 from .render import crop_intrinsics
 from .safe_io import DataFormatError
 
@@ -145,17 +145,6 @@ def frame_to_crop(points, box, resolution: int, angle: float = 0.0) -> np.ndarra
     a = np.array([[math.cos(th), -math.sin(th)], [math.sin(th), math.cos(th)]]) * (resolution / side)
     c = np.array([x0 + side / 2, y0 + side / 2])
     return (np.asarray(points, np.float64) - c) @ a.T + (resolution / 2 - 0.5)
-
-
-def _heatmaps(joints, visible, size: int, sigma: float) -> torch.Tensor:
-    """:func:`posecore.data.images.heatmaps_from_joints` without its input checks (the same operations,
-    so the same maps): the labels here are finite by construction, and the checks cost as much as the maps."""
-    inside = ((joints >= -0.5) & (joints < size - 0.5)).all(-1) & visible
-    ar = torch.arange(size, dtype=torch.float32, device=joints.device)
-    k = -0.5 / (sigma * sigma)
-    gx = torch.exp(k * (ar - joints[..., 0:1]) ** 2) * inside[..., None]
-    gy = torch.exp(k * (ar - joints[..., 1:2]) ** 2)
-    return gy[..., :, None] * gx[..., None, :]
 
 
 # --- the dataset ---------------------------------------------------------------------------------
@@ -281,7 +270,7 @@ class PhotoDataset(Dataset):
         vis = stack("joints_visible", torch.bool).reshape(-1, NUM_JOINTS)
         rel = stack("poses_3d").reshape(-1, NUM_JOINTS, 3)
         jhm = crop_to_heatmap(j2, R, hr)
-        heat = _heatmaps(jhm, vis, hr, self.sigma)
+        heat = gaussian_maps(jhm, vis, hr, self.sigma)
         has3d = torch.as_tensor(self.poses.has_3d[idx].astype(bool), device=dev)
         return dict(image=images, heatmaps=heat, joints_2d=j2, joints_heatmap=jhm, joints_visible=vis,
                     joints_occluded=torch.zeros_like(vis), poses_3d=rel, has_3d=has3d, depth=rel[..., 2].clone(),
