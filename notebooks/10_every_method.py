@@ -13,8 +13,57 @@
 # %% [markdown]
 # # 10 · Every method on one table
 #
+# Start here. First the **scoreboard**: for each paper, how many of its claims the chapters found
+# reproduced, not reproduced, or could not judge yet (a claim is judged only when the models it
+# compares pass their sanity gate, and a difference counts only beyond the seed-to-seed spread; see
+# *How to read this book*). Each claim links to the cell of its chapter that decided it. Then every
+# exported model measured here on the same samples, and every number the chapters recorded beside the
+# papers'.
+
+# %% tags=["parameters"]
+profile = None
+dataset = "synth"
+data_root = None
+seed = 0
+
+# %% tags=["hide-input"]
+import numpy as np
+import torch
+from IPython.display import Markdown, display
+
+import posecore.params
+from posecore import api, metrics, profiles, results
+from posecore.evaluate import (image_table_metrics, recorded_markdown, saved_weights, scoreboard, scoreboard_markdown,
+                               seconds_per_sample, table)
+from posecore.recipes import backbone as backbone_recipe
+from posecore.recipes import image_data
+from posecore.recipes import zhou as zhou_recipe
+from posecore.skeleton import bone_lengths
+
+torch.set_num_threads(1)   # inference times on one thread, the same for every row
+posecore.params.validate()
+profile = profiles.resolve(profile)
+profiles.check_choice("dataset", dataset, ("synth",))
+directory = results.results_dir()
+files = sorted(p for p in directory.glob("*.json") if p.stem != "10_every_method") if directory.exists() else []
+records = {p.stem: results.read(p.stem, directory) for p in files}
+print(f"results folder: {directory.name} ({len(files)} chapters)")
+
+# %% [markdown]
+# ## The scoreboard
+
+# %% tags=["hide-input"]
+board = scoreboard(records)
+display(Markdown(scoreboard_markdown(board)))
+seen = sorted({c["profile"] for r in board for c in r["claims"]})
+print(f"claims from the profiles {seen}: smoke verdicts only prove that the code runs; quick verdicts are "
+      f"the published book's, at CPU scale; full is paper scale")
+
+# %% [markdown]
+# ## Every exported model on the same samples
+#
 # Each chapter exports the model it reproduces (the first seed of its headline row) to the cache.
-# This page loads every exported model and measures all of them here, with the same code, on the
+# This section loads every exported model and measures all of them here, with the same code, on the
 # **same samples**: the lab-test and wild-test images (and their ground-truth 2D for the lifters) that
 # the image chapters evaluate. Lab P1 is root-relative MPJPE averaged over actions (the Human3.6M
 # convention), P2 the similarity-aligned error; the wild columns are PCK@150 / AUC (14 joints) and
@@ -27,38 +76,6 @@
 # groups answer different questions. Each row is one exported model (one seed): the seed-to-seed
 # spread, the papers' numbers and the verdicts are in each chapter. A model whose chapter has not
 # run in this cache shows as missing; nothing is filled in by hand.
-#
-# Below the table: every number the chapters recorded, beside the papers'.
-
-# %% tags=["parameters"]
-profile = None
-dataset = "synth"
-data_root = None
-seed = 0
-
-# %%
-import json
-import time
-
-import numpy as np
-import torch
-from IPython.display import Markdown, display
-
-import posecore.params
-from posecore import api, metrics, profiles, results
-from posecore.evaluate import table
-from posecore.recipes import backbone as backbone_recipe
-from posecore.recipes import image_data
-from posecore.recipes import zhou as zhou_recipe
-from posecore.skeleton import bone_lengths
-
-torch.set_num_threads(1)   # inference times on one thread, the same for every row
-posecore.params.validate()
-profile = profiles.resolve(profile)
-profiles.check_choice("dataset", dataset, ("synth",))
-directory = results.results_dir()
-files = sorted(p for p in directory.glob("*.json") if p.stem != "10_every_method") if directory.exists() else []
-print(f"results folder: {directory.name} ({len(files)} chapters)")
 
 # %% [markdown]
 # ## The samples every row is measured on
@@ -78,28 +95,9 @@ true_sum = bone_sum(sets["wild_test"].poses_3d)                                 
 print({s: len(v) for s, v in sets.items()}, f"{images['test'].shape[-1]} px crops")
 
 
-# %%
-def n_weights(blob) -> int:
-    """Saved weights of an exported file, without BatchNorm / standardisation statistics."""
-    skip = ("running_", "num_batches", "_mean", "_std", "alpha")
-    return int(sum(v.numel() for m in blob["models"].values() for k, v in m.items()
-                   if torch.is_tensor(v) and v.is_floating_point() and not any(t in k for t in skip)))
-
-
-def timed(fn, *args):
-    fn(*[a[:8] for a in args])                                                 # warm-up
-    t = time.perf_counter()
-    out = fn(*args)
-    return out, (time.perf_counter() - t) / len(args[0]) * 1e6                # µs per sample
-
-
+# %% tags=["hide-input"]
 def measure(p_lab, p_wild) -> dict:
-    lab, wild = sets["test"], sets["wild_test"]
-    e1 = metrics.mpjpe(p_lab, lab.poses_3d, reduction="none")
-    e2 = metrics.p_mpjpe(p_lab, lab.poses_3d, reduction="none")
-    return dict(lab_p1=metrics.per_action(e1, lab.action)["Average"], lab_p2=metrics.per_action(e2, lab.action)["Average"],
-                wild_p1=float(metrics.mpjpe(p_wild, wild.poses_3d)), wild_pck=float(metrics.pck3d(p_wild, wild.poses_3d)),
-                wild_auc=float(metrics.auc3d(p_wild, wild.poses_3d)), symmetry=metrics.symmetry_error(p_wild)["mean"])
+    return image_table_metrics(p_lab, sets["test"], p_wild, sets["wild_test"])
 
 
 ROWS = []   # dict(method, chapter, input, profile, seeds, metrics..., params, ms, train_s)
@@ -117,13 +115,13 @@ for name, kind, ch in LIFTERS:
     blob = api.load_export(path)
     f = api.load(kind, path)
     try:
-        p_lab, ms = timed(f, sets["test"].poses_2d, sets["test"].intrinsics)
+        p_lab, ms = seconds_per_sample(f, sets["test"].poses_2d, sets["test"].intrinsics)
         p_wild = f(sets["wild_test"].poses_2d, sets["wild_test"].intrinsics)
     except ValueError as e:                          # e.g. no valid root depth for geometric search
         print(f"{name}: {e}")
         continue
     ROWS.append(dict(method=name, chapter=ch, input="true 2D", profile=blob.get("profile", "?"), seeds=1,
-                     **measure(p_lab, p_wild), params=n_weights(blob), ms=ms, train_s=blob.get("train_seconds")))
+                     **measure(p_lab, p_wild), params=saved_weights(blob), ms=ms, train_s=blob.get("train_seconds")))
 IMAGE_MODELS = (("Zhou et al. (3D+2D, geometric loss)", "zhou", "05"), ("Yang et al. (adversarial, Full)", "yang", "07"),
                 ("FBI (Final: coarse 3D + FBI, refined)", "fbi", "08"), ("Wang et al. (generated wild labels)", "wang", "09"))
 for name, kind, ch in IMAGE_MODELS:
@@ -133,11 +131,11 @@ for name, kind, ch in IMAGE_MODELS:
         continue
     blob = torch.load(path, map_location="cpu", weights_only=True)
     f = api.load_image_model(kind, path)
-    out_lab, ms = timed(lambda x: f(x)["pose_3d"], images["test"])
+    out_lab, ms = seconds_per_sample(lambda x: f(x)["pose_3d"], images["test"])
     p_wild = f(images["wild_test"])["pose_3d"]
     p_wild = p_wild * (true_sum / bone_sum(p_wild))[:, None, None]     # the known global scale (3DHP protocol)
     ROWS.append(dict(method=name, chapter=ch, input="image", profile=blob.get("profile", "?"), seeds=1,
-                     **measure(out_lab, p_wild), params=n_weights(blob), ms=ms, train_s=blob.get("train_seconds")))
+                     **measure(out_lab, p_wild), params=saved_weights(blob), ms=ms, train_s=blob.get("train_seconds")))
 gt_sym = metrics.symmetry_error(sets["wild_test"].poses_3d)["mean"]
 print(f"ground truth's own symmetry error on these wild samples: {gt_sym:.1f} mm")
 
@@ -175,7 +173,7 @@ table_records = [results.record(m, r[k], u, "posecore-synth", profile, split, me
 # claim; the *data* and *profile* columns say where ours comes from. A paper's number was measured on
 # Human3.6M, MPI-INF-3DHP or MPII; ours on the data named in the row.
 
-# %%
+# %% tags=["hide-input"]
 EXPECTED = ("00_foundations", "01_drover_lifting_gan", "02_drover_ablation", "03_wang_label_generator",
             "04_wang_ablation", "05_zhou_weak_supervision", "06_zhou_ablation", "07_yang_adversarial",
             "08_fbi_multimodal_depth", "09_wang_image")
@@ -184,30 +182,12 @@ missing = [c for c in EXPECTED if c not in have]
 print("chapters with results:", sorted(have & set(EXPECTED)))
 print("chapters not run yet:", missing or "none")
 
-# %%
-def fmt(v):
-    if isinstance(v, float):
-        return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
-    return "" if v is None else str(v)
-
-
-for path in files:
-    records = json.loads(path.read_text())["records"]
-    compared = [r for r in records if r.get("paper_value") is not None]
-    shown = compared if compared else records[:20]
-    extra_keys = [k for k in ("model", "variant", "training", "factor", "value_of_factor", "dx", "action", "scene",
-                              "seeds") if any(k in r for r in shown)]
-    head = "| " + " | ".join(["metric"] + extra_keys + ["ours", "paper", "unit", "data", "split", "profile"]) + " |"
-    md = [f"### {path.stem}", f"{len(records)} records, {len(compared)} with a paper value"
-          + ("" if compared else " (first 20 shown)"), "", head, "|" + "---|" * (head.count("|") - 1)]
-    for r in shown:
-        md.append("| " + " | ".join([r["metric"]] + [fmt(r.get(k)) for k in extra_keys]
-                                    + [fmt(r["value"]), fmt(r.get("paper_value")), r["unit"], r["dataset"],
-                                       r["split"], r["profile"]]) + " |")
-    display(Markdown("\n".join(md)))
+# %% tags=["hide-input"]
+for stem, recs in records.items():
+    display(Markdown(recorded_markdown(stem, recs)))
 
 # %%
-profiles_seen = sorted({r["profile"] for p in files for r in json.loads(p.read_text())["records"]})
+profiles_seen = sorted({r["profile"] for recs in records.values() for r in recs})
 print("profiles behind these numbers:", profiles_seen,
       "(smoke numbers only prove the code runs; quick numbers show trends; full is paper scale)")
 path = results.write("10_every_method", table_records)

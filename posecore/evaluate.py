@@ -22,6 +22,8 @@ Nothing here trains: it depends on metrics and the models' pure maths only.
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 
@@ -344,13 +346,132 @@ def check_claim(claims: list, text: str, ok: bool, detail: str = "", *, profile:
     note = detail if judged else "; ".join(x for x in (gate_detail, detail) if x)
     if profile == "smoke":
         note = f"{note} [{SMOKE_CAVEAT}]" if note else f"[{SMOKE_CAVEAT}]"
-    c = dict(claim=text, verdict=verdict, reproduced=verdict == REPRODUCED, judged=judged, detail=note)
+    anchor = claim_anchor(text, [c.get("anchor") for c in claims])
+    c = dict(claim=text, verdict=verdict, reproduced=verdict == REPRODUCED, judged=judged, detail=note, anchor=anchor)
     claims.append(c)
+    _html_anchor(anchor)
     print(f"[{verdict}] {text}\n    {note}")
+
+
+def claim_anchor(text: str, taken=()) -> str:
+    """The HTML id of a claim's verdict in its chapter's page: 'claim-' + the claim's words (lower case,
+    hyphens, at most 60 characters), '-2', '-3', ... after an id already ``taken``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60].rstrip("-") or "claim"
+    anchor, k = f"claim-{slug}", 2
+    while anchor in set(taken):
+        anchor, k = f"claim-{slug}-{k}", k + 1
+    return anchor
+
+
+def _html_anchor(anchor: str) -> None:
+    """In a notebook, an empty element with id ``anchor`` before the printed verdict, so that the book
+    links to it (chapter 10's scoreboard); nothing outside IPython."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        display(HTML(f'<span id="{anchor}"></span>'))
 
 
 def claim_records(claims: list, dataset: str, profile: str, split: str = "-") -> list[dict]:
     """Result records (metric 'claim', value 1.0 if reproduced) of :func:`check_claim` verdicts."""
     from . import results
     return [results.record("claim", float(c["reproduced"]), "bool", dataset, profile, c.get("split", split),
-                           claim=c["claim"], verdict=c["verdict"], detail=c["detail"]) for c in claims]
+                           claim=c["claim"], verdict=c["verdict"], detail=c["detail"],
+                           anchor=c.get("anchor") or claim_anchor(c["claim"])) for c in claims]
+
+
+# the paper each chapter reproduces (chapter 10's scoreboard)
+PAPERS = (("Drover et al., ECCVW'18", ("01", "02")), ("Wang et al., 2019", ("03", "04", "09")),
+          ("Zhou et al., ICCV'17", ("05", "06")), ("Yang et al., CVPR'18", ("07",)),
+          ("FBI, ECCV'18 challenge", ("08",)))
+
+
+def scoreboard(records: dict) -> list[dict]:
+    """Per paper of :data:`PAPERS`: ``paper``, ``chapters`` (those with results), counts ``reproduced``,
+    ``not_reproduced``, ``cannot_judge`` and ``claims`` (dicts: chapter stem, claim, verdict, detail,
+    profile, link ``<stem>.html#<anchor>``) from ``records`` = {chapter stem: its result records}
+    (metric 'claim', :func:`claim_records`)."""
+    rows = []
+    for paper, numbers in PAPERS:
+        stems = sorted(st for st in records if st[:2] in numbers)
+        claims = [dict(chapter=st, claim=r["claim"], verdict=r["verdict"], detail=r.get("detail", ""),
+                       profile=r["profile"], link=f"{st}.html#{r.get('anchor') or claim_anchor(r['claim'])}")
+                  for st in stems for r in records[st] if r.get("metric") == "claim"]
+        count = {v: sum(c["verdict"] == v for c in claims) for v in (REPRODUCED, NOT_REPRODUCED, CANNOT_JUDGE)}
+        rows.append(dict(paper=paper, chapters=[st[:2] for st in stems], claims=claims,
+                         reproduced=count[REPRODUCED], not_reproduced=count[NOT_REPRODUCED],
+                         cannot_judge=count[CANNOT_JUDGE]))
+    return rows
+
+
+def _md_text(text: str) -> str:
+    """``text`` safe inside a Markdown link's brackets."""
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+
+
+def scoreboard_markdown(rows: list[dict]) -> str:
+    """:func:`scoreboard` as Markdown: one table line per paper, then each paper's claims as links to the
+    cells that decided them."""
+    out = ["| paper | chapters | reproduced | not reproduced | cannot judge |", "|---|---|---|---|---|"]
+    out += [f"| {r['paper']} | {', '.join(r['chapters']) or 'not run'} | {r['reproduced']} | {r['not_reproduced']} | "
+            f"{r['cannot_judge']} |" for r in rows]
+    for r in rows:
+        if r["claims"]:
+            out += ["", f"**{r['paper']}**", ""]
+            out += [f"- {c['verdict']}: [{_md_text(c['claim'])}]({c['link']}) (chapter {c['chapter'][:2]}, "
+                    f"{c['profile']})" for c in r["claims"]]
+    return "\n".join(out)
+
+
+# --- chapter 10: one table of every exported model, every recorded number --------------------------
+def saved_weights(blob: dict) -> int:
+    """Saved weights of an exported model file (``{"models": {name: state_dict}}``), without BatchNorm
+    and standardisation statistics."""
+    skip = ("running_", "num_batches", "_mean", "_std", "alpha")
+    return int(sum(v.numel() for m in blob["models"].values() for k, v in m.items()
+                   if torch.is_tensor(v) and v.is_floating_point() and not any(t in k for t in skip)))
+
+
+def seconds_per_sample(fn, *args):
+    """``fn(*args)`` and its time per sample in µs (after a warm-up call on the first 8 samples)."""
+    import time
+    fn(*[a[:8] for a in args])
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, (time.perf_counter() - t) / len(args[0]) * 1e6
+
+
+def image_table_metrics(p_lab, lab, p_wild, wild) -> dict:
+    """Chapter 10's columns for predictions on the lab test (``lab_p1`` / ``lab_p2``: MPJPE / P-MPJPE
+    averaged over actions, mm) and the wild test (``wild_p1`` MPJPE mm, ``wild_pck`` PCK@150 %,
+    ``wild_auc`` %, ``symmetry`` mm: Zhou et al.'s Table 4)."""
+    e1 = metrics.mpjpe(p_lab, lab.poses_3d, reduction="none")
+    e2 = metrics.p_mpjpe(p_lab, lab.poses_3d, reduction="none")
+    return dict(lab_p1=metrics.per_action(e1, lab.action)["Average"], lab_p2=metrics.per_action(e2, lab.action)["Average"],
+                wild_p1=float(metrics.mpjpe(p_wild, wild.poses_3d)), wild_pck=float(metrics.pck3d(p_wild, wild.poses_3d)),
+                wild_auc=float(metrics.auc3d(p_wild, wild.poses_3d)), symmetry=metrics.symmetry_error(p_wild)["mean"])
+
+
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    return "" if v is None else str(v)
+
+
+def recorded_markdown(stem: str, records: list[dict], first: int = 20) -> str:
+    """A chapter's result records as a Markdown section: the records with a paper value (ours beside the
+    paper's), or the ``first`` records when none has one; with the data, split and profile of each."""
+    compared = [r for r in records if r.get("paper_value") is not None]
+    shown = compared if compared else records[:first]
+    extra = [k for k in ("model", "variant", "training", "factor", "value_of_factor", "dx", "action", "scene", "seeds")
+             if any(k in r for r in shown)]
+    head = "| " + " | ".join(["metric"] + extra + ["ours", "paper", "unit", "data", "split", "profile"]) + " |"
+    md = [f"### {stem}", f"{len(records)} records, {len(compared)} with a paper value"
+          + ("" if compared else f" (first {first} shown)"), "", head, "|" + "---|" * (head.count("|") - 1)]
+    md += ["| " + " | ".join([r["metric"]] + [_cell(r.get(k)) for k in extra]
+                             + [_cell(r["value"]), _cell(r.get("paper_value")), r["unit"], r["dataset"], r["split"],
+                                r["profile"]]) + " |" for r in shown]
+    return "\n".join(md)

@@ -173,3 +173,37 @@ def test_evaluate_images_takes_mpii_head_boxes_when_the_data_has_them():
     assert r["pckh"] == pytest.approx(0.0) and r["pckh_head"] == "MPII head box"
     r = ev.evaluate_images(dict(pred, head_size=np.array([10.0, 30.0, np.nan])), 1.0)   # unknown box: not scored
     assert r["pckh"] == pytest.approx(50.0)
+
+
+def test_claim_anchors_are_stable_unique_ids():
+    assert ev.claim_anchor("Pretraining helps (paper: 64.9 -> 59.7 mm)") == "claim-pretraining-helps-paper-64-9-59-7-mm"
+    assert ev.claim_anchor("x" * 100) == "claim-" + "x" * 60
+    assert ev.claim_anchor("A beats B", ["claim-a-beats-b"]) == "claim-a-beats-b-2"
+    assert ev.claim_anchor("A beats B", ["claim-a-beats-b", "claim-a-beats-b-2"]) == "claim-a-beats-b-3"
+    claims = []
+    ev.check_claim(claims, "A beats B", True)
+    ev.check_claim(claims, "A beats B", False)
+    assert [c["anchor"] for c in claims] == ["claim-a-beats-b", "claim-a-beats-b-2"]
+    recs = ev.claim_records(claims, "posecore-synth", "quick")
+    assert [r["anchor"] for r in recs] == ["claim-a-beats-b", "claim-a-beats-b-2"]
+
+
+def test_scoreboard_counts_verdicts_per_paper_and_links_each_claim():
+    def rec(claim, verdict, anchor=None):
+        r = dict(metric="claim", value=float(verdict == ev.REPRODUCED), claim=claim, verdict=verdict, detail="d",
+                 profile="quick")
+        return r | ({"anchor": anchor} if anchor else {})
+    records = {"05_zhou_weak_supervision": [rec("geo helps", ev.CANNOT_JUDGE, "claim-geo-helps"),
+                                            dict(metric="mpjpe", value=1.0, profile="quick")],
+               "06_zhou_ablation": [rec("[x] beats y", ev.NOT_REPRODUCED)],
+               "01_drover_lifting_gan": [rec("gan works", ev.REPRODUCED), rec("gan works 2", ev.REPRODUCED)]}
+    rows = {r["paper"]: r for r in ev.scoreboard(records)}
+    drover, zhou, yang = rows["Drover et al., ECCVW'18"], rows["Zhou et al., ICCV'17"], rows["Yang et al., CVPR'18"]
+    assert (drover["reproduced"], drover["not_reproduced"], drover["cannot_judge"]) == (2, 0, 0)
+    assert (zhou["reproduced"], zhou["not_reproduced"], zhou["cannot_judge"]) == (0, 1, 1)
+    assert zhou["chapters"] == ["05", "06"] and yang["chapters"] == [] and yang["claims"] == []
+    assert zhou["claims"][0]["link"] == "05_zhou_weak_supervision.html#claim-geo-helps"
+    assert zhou["claims"][1]["link"] == "06_zhou_ablation.html#claim-x-beats-y"      # anchor from the text
+    md = ev.scoreboard_markdown(list(rows.values()))
+    assert "| Zhou et al., ICCV'17 | 05, 06 | 0 | 1 | 1 |" in md and "| Yang et al., CVPR'18 | not run | 0 | 0 | 0 |" in md
+    assert "[\\[x\\] beats y](06_zhou_ablation.html#claim-x-beats-y)" in md
