@@ -243,7 +243,8 @@ def _lift(args, prog, notes) -> int:
     except ValueError as e:
         if _debug():
             raise
-        raise kpt.KeypointError(_one_line(e), where) from None
+        msg = _one_line(e)
+        raise kpt.KeypointError(msg.removeprefix(f"{where}: "), where) from None   # the file named once
     threshold = lifter.threshold if scores is not None else None
     if scores is not None:
         far = int((scores > threshold).sum())

@@ -180,6 +180,7 @@ def test_a_model_that_disagrees_with_the_checkpoint_is_refused(tmp_path):
     assert r.returncode == 2 and r.stdout == "", r.stderr
     (line,) = r.stderr.strip().splitlines()
     assert line.startswith("posecore lift: error: ") and "wang.pt: holds a wang lifter, not martinez" in line
+    assert line.count("wang.pt") == 1, line                                        # the file named once
 
 
 def test_a_lifter_file_whose_weights_do_not_fit_names_the_file(tmp_path, blobs):
