@@ -29,11 +29,11 @@ seed = 0
 # %% tags=["hide-input"]
 import numpy as np
 import torch
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 
 import posecore.params
 from posecore import api, metrics, profiles, results
-from posecore.evaluate import (image_table_metrics, recorded_markdown, saved_weights, scoreboard, scoreboard_markdown,
+from posecore.evaluate import (image_table_metrics, recorded_markdown, saved_weights, scoreboard, scoreboard_html,
                                seconds_per_sample, table)
 from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import image_data
@@ -54,7 +54,7 @@ print(f"results folder: {directory.name} ({len(files)} chapters)")
 
 # %% tags=["hide-input"]
 board = scoreboard(records)
-display(Markdown(scoreboard_markdown(board)))
+display(HTML(scoreboard_html(board)))
 seen = sorted({c["profile"] for r in board for c in r["claims"]})
 print(f"claims from the profiles {seen}: smoke verdicts only prove that the code runs; quick verdicts are "
       f"the published book's, at CPU scale; full is paper scale")

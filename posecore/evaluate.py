@@ -393,7 +393,7 @@ def scoreboard(records: dict) -> list[dict]:
     """Per paper of :data:`PAPERS`: ``paper``, ``chapters`` (those with results), counts ``reproduced``,
     ``not_reproduced``, ``cannot_judge`` and ``claims`` (dicts: chapter stem, claim, verdict, detail,
     profile, link ``<stem>.html#<anchor>``) from ``records`` = {chapter stem: its result records}
-    (metric 'claim', :func:`claim_records`)."""
+    (metric 'claim', :func:`claim_records`); shown by :func:`scoreboard_html`."""
     rows = []
     for paper, numbers in PAPERS:
         stems = sorted(st for st in records if st[:2] in numbers)
@@ -407,22 +407,22 @@ def scoreboard(records: dict) -> list[dict]:
     return rows
 
 
-def _md_text(text: str) -> str:
-    """``text`` safe inside a Markdown link's brackets."""
-    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
-
-
-def scoreboard_markdown(rows: list[dict]) -> str:
-    """:func:`scoreboard` as Markdown: one table line per paper, then each paper's claims as links to the
-    cells that decided them."""
-    out = ["| paper | chapters | reproduced | not reproduced | cannot judge |", "|---|---|---|---|---|"]
-    out += [f"| {r['paper']} | {', '.join(r['chapters']) or 'not run'} | {r['reproduced']} | {r['not_reproduced']} | "
-            f"{r['cannot_judge']} |" for r in rows]
+def scoreboard_html(rows: list[dict]) -> str:
+    """:func:`scoreboard` as HTML (links stay plain links in the book; Markdown ones would be taken for
+    cross-references): one table row per paper, then each paper's claims linked to the cells that
+    decided them."""
+    from html import escape
+    head = "".join(f"<th>{h}</th>" for h in ("paper", "chapters", "reproduced", "not reproduced", "cannot judge"))
+    body = "".join(f"<tr><td>{escape(r['paper'])}</td><td>{', '.join(r['chapters']) or 'not run'}</td>"
+                   f"<td>{r['reproduced']}</td><td>{r['not_reproduced']}</td><td>{r['cannot_judge']}</td></tr>"
+                   for r in rows)
+    out = [f'<table class="posecore-scoreboard"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>']
     for r in rows:
         if r["claims"]:
-            out += ["", f"**{r['paper']}**", ""]
-            out += [f"- {c['verdict']}: [{_md_text(c['claim'])}]({c['link']}) (chapter {c['chapter'][:2]}, "
-                    f"{c['profile']})" for c in r["claims"]]
+            items = "".join(f'<li>{escape(c["verdict"])}: <a href="{escape(c["link"], quote=True)}">'
+                            f'{escape(c["claim"])}</a> (chapter {c["chapter"][:2]}, {escape(c["profile"])})</li>'
+                            for c in r["claims"])
+            out.append(f"<p><strong>{escape(r['paper'])}</strong></p><ul>{items}</ul>")
     return "\n".join(out)
 
 

@@ -556,6 +556,18 @@ def test_no_external_assets(html_dir):
     assert not inlined, f"pages inline their own copy of plotly.js: {inlined}"
 
 
+@browser
+def test_scoreboard_links_reach_the_verdicts_they_name(html_dir):
+    """Chapter 10's scoreboard links every claim to the element of its chapter's page that holds the
+    verdict (posecore.evaluate.check_claim's anchor): every link's page exists and has that id."""
+    page = html_dir / _chapter_rel(html_dir, "10_every_method")
+    links = re.findall(r'<a href="(\d\d_[a-z0-9_]+\.html)#(claim-[a-z0-9-]+)"', page.read_text())
+    assert links, "chapter 10 shows no scoreboard link (did the chapters record their claims?)"
+    missing = [f"{target}#{anchor}" for target, anchor in links
+               if f'id="{anchor}"' not in (page.parent / target).read_text()]
+    assert not missing, f"{len(missing)} of {len(links)} scoreboard links lead nowhere: {missing[:5]}"
+
+
 # --- in Chromium ---------------------------------------------------------------------------------------
 @browser
 def test_no_javascript_error_on_any_page(page_reports):
