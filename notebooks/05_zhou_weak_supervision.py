@@ -94,7 +94,8 @@ bcfg, cfg
 # 240k/200k/40k; stage 1 on half lab, half wild images rendered afresh at every step and mirrored with
 # probability 1/2 (the hourglass code's flip; also at `full`) -- the paper says "2D annotated images" (its
 # 2D dataset is MPII; whether Human3.6M's 2D labels joined is not said); stages 2-3 draw from fixed
-# pools of rendered images.
+# pools of rendered images; the depth regressor has one residual module before each pooling step
+# instead of the official code's two (`reg_modules`, 2 at `full`).
 
 # %% [markdown]
 # ## Stage 1: the shared 2D backbone

@@ -88,10 +88,11 @@ class ZhouNet(nn.Module):
     """Hourglass + depth regressor. ``forward(images, geo_rows=None)`` returns the hourglass dict
     (``heatmaps`` per stack, ``features``, ``merged``, ``stem``) plus ``depth`` (B, J) normalised.
 
-    ``geo_rows`` (B,) bool marks samples whose depth is used only by the geometric loss (the 2D-only
-    images): their depth is computed from the 2D module's output as usual, but the gradient flowing
-    back from it stops at the depth regressor's input, so the geometric loss passes no gradient into
-    the 2D module. (The other samples' depth loss trains the network end-to-end.)"""
+    ``geo_rows`` (B,) bool, optional: samples whose depth gradient stops at the depth regressor's input,
+    so that the geometric loss on them passes no gradient into the 2D module. The chapters do not use it:
+    as in the paper (Sec. 4.3.2) and the official code, the geometric loss of the 2D-only images trains
+    the whole network, the shared 2D module included. (Without ``geo_rows`` every sample's depth
+    gradient reaches the 2D module.)"""
 
     def __init__(self, config: ZhouConfig | None = None):
         super().__init__()
