@@ -62,7 +62,7 @@ import numpy as np
 from IPython.display import display
 
 from posecore import chapter, metrics, results, viz
-from posecore.evaluate import claim_records, fmt_seeds, table
+from posecore.evaluate import check_claim, claim_records, fmt_seeds, seed_comparison, table
 from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import image_data
 from posecore.recipes import zhou as zhou_recipe
@@ -386,8 +386,10 @@ def get(v, split, key, sub=None):
 
 claims = []
 for split in SPLITS_3D:
-    claim(f"adding 2D in-the-wild data lowers the 3D error (MPJPE, {split})",
-          get("3D+2D/wo geo", split, "mpjpe"), get("3D/wo geo", split, "mpjpe"), extra=
+    # the tables' conventions: lab MPJPE averaged over actions (Human3.6M), wild MPJPE over samples (3DHP)
+    key = ("per_action", "Average") if split == "test" else ("mpjpe",)
+    claim(f"adding 2D in-the-wild data lowers the 3D error (MPJPE{' averaged over actions' if split == 'test' else ''}, "
+          f"{split})", get("3D+2D/wo geo", split, *key), get("3D/wo geo", split, *key), extra=
           f"depth-only error {np.mean(get('3D/wo geo', split, 'mpjpe_gt2d')):.1f} -> "
           f"{np.mean(get('3D+2D/wo geo', split, 'mpjpe_gt2d')):.1f} mm, 2D-only error "
           f"{np.mean(get('3D/wo geo', split, 'mpjpe_gtdepth')):.1f} -> {np.mean(get('3D+2D/wo geo', split, 'mpjpe_gtdepth')):.1f} mm")
@@ -401,8 +403,23 @@ claim("the geometric loss improves symmetry on 2D-only wild images (px, 256-norm
 if WILD_TEST:
     claim("the geometric loss improves in-the-wild accuracy (PCK@150 on the wild test; paper 65.8 -> 69.2)",
           get("3D+2D/w geo", "wild_test", "pck"), get("3D+2D/wo geo", "wild_test", "pck"), higher=True)
-claim("the geometric loss lowers the lab MPJPE (paper 65.69 -> 64.90)",
-      get("3D+2D/w geo", "test", "mpjpe"), get("3D+2D/wo geo", "test", "mpjpe"))
+claim("the geometric loss lowers the lab MPJPE (averaged over actions; paper 65.69 -> 64.90)",
+      get("3D+2D/w geo", "test", "per_action", "Average"), get("3D+2D/wo geo", "test", "per_action", "Average"))
+claim("the geometric loss helps without 2D data too (lab MPJPE averaged over actions; paper 82.44 -> 80.98)",
+      get("3D/w geo", "test", "per_action", "Average"), get("3D/wo geo", "test", "per_action", "Average"))
+if WILD_TEST:
+    claim("... and in the wild (PCK@150; paper 3DHP 31.5 -> 37.7)",
+          get("3D/w geo", "wild_test", "pck"), get("3D/wo geo", "wild_test", "pck"), higher=True)
+claim("the geometric loss improves the 2D too (lab PCKh@0.5; paper Table 2: 90.93 -> 91.62)",
+      get("3D+2D/w geo", "test", "pckh"), get("3D+2D/wo geo", "test", "pckh"), higher=True)
+# Table 2's "adding 2D data does not change PCKh much" (90.01 vs 90.93): a difference within the seed
+# spread, or within the paper's own 0.9 points when the spread is smaller, counts as no change
+same = seed_comparison(get("3D+2D/wo geo", "test", "pckh"), get("3D/wo geo", "test", "pckh"), lower_is_better=False)
+allowed = max(same["spread"], 0.92)
+check_claim(claims, "adding 2D in-the-wild data changes the lab PCKh by no more than the paper's 0.9 points "
+            "(Table 2: 90.01 vs 90.93)", abs(same["diff"]) <= allowed,
+            f"{same['text']}; |difference| {abs(same['diff']):.2f} vs allowed {allowed:.2f} (the larger of the seed "
+            f"spread and the paper's 0.92)", profile=profile, gate=gate, gate_detail=gate_text)
 if WILD_TEST:
     claim("the geometric loss lowers the wild-test MPJPE (ours only: the paper could not measure it)",
           get("3D+2D/w geo", "wild_test", "mpjpe"), get("3D+2D/wo geo", "wild_test", "mpjpe"))
