@@ -5,7 +5,8 @@
 * the ``browser`` marker tags the headless-Chromium check of the built book (``make test`` runs it
   after building the smoke book; ``pytest -m "not browser"`` leaves it out);
 * every test gets its own user cache (``POSECORE_CACHE``) in a temporary folder, so no test writes
-  converted datasets or checkpoints into the real user cache;
+  converted datasets or checkpoints into the real user cache; session-scoped fixtures (which run
+  before it) get a private session cache unless the caller named one;
 * fixtures: ``rng`` (seeded numpy Generator) and ``standing_pose`` (a plausible (17, 3) pose in
   camera coordinates, mm).
 """
@@ -22,6 +23,17 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Session-scoped fixtures run before the per-test cache below (e.g. test_book_build's html_dir, which
+# executes the smoke book when no built book is given): without a cache named from outside (make
+# test's TEST_ENV), they get a private one too, removed at exit -- never the user's ~/.cache/posecore.
+if "POSECORE_CACHE" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="posecore-pytest-cache-")
+    os.environ["POSECORE_CACHE"] = _SESSION_CACHE
+    os.environ.pop("POSECORE_CHECKPOINTS", None)
+    atexit.register(shutil.rmtree, _SESSION_CACHE, ignore_errors=True)
 
 
 def pytest_configure(config):

@@ -292,3 +292,20 @@ def test_cli_runs_as_module(tmp_path):
     out = subprocess.run([sys.executable, "-m", "posecore.cache", "list"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True).stdout
     assert "nothing cached" in out and str(tmp_path / "c") in out
+
+
+def test_session_fixtures_get_a_private_cache_too(tmp_path):
+    """tests/conftest.py names a private cache at import when the caller named none, so that
+    session-scoped fixtures (which run before the per-test cache) never write to the user's cache."""
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("POSECORE_CACHE", "POSECORE_CHECKPOINTS")}
+    env.update(HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / ".cache"))
+    code = ("import os, sys; sys.path.insert(0, 'tests'); import conftest; "
+            "from posecore.cache import cache_root; print(os.environ['POSECORE_CACHE']); print(cache_root())")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], env=env,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    named, root = out.stdout.split()
+    assert named == root and not root.startswith(str(tmp_path)), (named, root)
+    assert not Path(root).exists()                                      # removed when the process ended
