@@ -159,7 +159,21 @@ def collate(items: list[dict]) -> dict:
 
 
 # --- dataset ------------------------------------------------------------------------------------
-class ImageDataset(Dataset):
+class BatchDataset(Dataset):
+    """A dataset whose items are one-sample slices of its ``get_batch`` (ImageDataset, PhotoDataset):
+    ``ds[i]`` is ``get_batch([i])`` without the batch axis; ``collate`` puts items back together."""
+
+    def __getitem__(self, i) -> dict:
+        b = self.get_batch([int(i)])
+        return {k: (v[0].cpu() if isinstance(v, torch.Tensor) else v[0]) for k, v in b.items()} | \
+            {"index": int(b["index"][0]), "has_3d": bool(b["has_3d"][0])}
+
+    @staticmethod
+    def collate(items: list[dict]) -> dict:
+        return collate(items)
+
+
+class ImageDataset(BatchDataset):
     """Rendered person-centred crops, heatmaps and labels for a :class:`PoseSet`.
 
     ``render_poses_3d`` (N, 17, 3): the 3D poses to draw when the PoseSet's 3D labels are hidden
@@ -294,11 +308,3 @@ class ImageDataset(Dataset):
                     intrinsics_crop=out["intrinsics_crop"], index=torch.as_tensor(idx, device=self.device),
                     scene=[str(s) for s in self.poses.scene[idx]])
 
-    def __getitem__(self, i) -> dict:
-        b = self.get_batch([int(i)])
-        return {k: (v[0].cpu() if isinstance(v, torch.Tensor) else v[0]) for k, v in b.items()} | \
-            {"index": int(b["index"][0]), "has_3d": bool(b["has_3d"][0])}
-
-    @staticmethod
-    def collate(items: list[dict]) -> dict:
-        return collate(items)

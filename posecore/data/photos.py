@@ -45,11 +45,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from ..skeleton import FLIP_PERMUTATION, NUM_JOINTS
 from .dataset import PoseSet
-from .images import collate, crop_to_heatmap, gaussian_maps
+from .images import BatchDataset, crop_to_heatmap, gaussian_maps
 from .render import crop_intrinsics
 from .safe_io import DataFormatError
 
@@ -148,7 +147,7 @@ def frame_to_crop(points, box, resolution: int, angle: float = 0.0) -> np.ndarra
 
 
 # --- the dataset ---------------------------------------------------------------------------------
-class PhotoDataset(Dataset):
+class PhotoDataset(BatchDataset):
     """Crops of photographs with the items of :class:`~posecore.data.images.ImageDataset`.
 
     ``poses``: the labels (a PoseSet, frame pixels); ``paths``: one image file per sample; ``boxes``
@@ -277,14 +276,6 @@ class PhotoDataset(Dataset):
                     intrinsics_crop=stack("intrinsics_crop").reshape(-1, 4),
                     index=torch.as_tensor(idx, device=dev), scene=[str(s) for s in self.poses.scene[idx]])
 
-    def __getitem__(self, i) -> dict:
-        b = self.get_batch([int(i)])
-        return {k: (v[0].cpu() if isinstance(v, torch.Tensor) else v[0]) for k, v in b.items()} | \
-            {"index": int(b["index"][0]), "has_3d": bool(b["has_3d"][0])}
-
-    @staticmethod
-    def collate(items: list[dict]) -> dict:
-        return collate(items)
 
 
 def check_images_present(paths) -> None:
