@@ -16,11 +16,7 @@ CHAPTER = "05_zhou_weak_supervision"
 
 @pytest.fixture(scope="module")
 def roots(tmp_path_factory):
-    base = tmp_path_factory.mktemp("photos")
-    pf.write_h36m_frames(base / "h36m", subjects=("S1", "S9"), n_frames=lambda s, a: 10 if s == "S1" else 2)
-    pf.write_mpii_photos(base / "mpii", split="train", n_images=24)   # 36 people: a pool of 24, 12 held out
-    pf.write_3dhp_photos(base / "3dhp", ("TS1", "TS5"), n_frames=3)
-    return base
+    return pf.write_chapter_photos(tmp_path_factory.mktemp("photos"))
 
 
 def test_chapter05_runs_on_photos(roots, tmp_path, monkeypatch):

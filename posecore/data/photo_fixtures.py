@@ -112,3 +112,14 @@ def write_3dhp_photos(root, sequences=("TS1",), n_frames: int = 4):
             save_jpeg(marker_frame(size, a2[7], a2[4]), root / seq / "imageSequence" / f"img_{f + 1:06d}.jpg",
                       quality=90)
     return truth
+
+
+def write_chapter_photos(base) -> Path:
+    """The three photo datasets an image chapter reads, at smoke size, under ``base``: ``h36m`` (S1: 10
+    training frames per sequence, S9: 2 test frames), ``mpii`` (24 training images, 36 people: a pool of 24
+    and 12 held out) and ``3dhp`` (TS1, TS5, 3 frames each). Returns ``base``."""
+    base = Path(base)
+    write_h36m_frames(base / "h36m", subjects=("S1", "S9"), n_frames=lambda s, a: 10 if s == "S1" else 2)
+    write_mpii_photos(base / "mpii", split="train", n_images=24)
+    write_3dhp_photos(base / "3dhp", ("TS1", "TS5"), n_frames=3)
+    return base
