@@ -3,7 +3,8 @@
     python benchmarks/bench_render.py [--threads 2] [--seconds 3] [--device cpu] [--grid /tmp/render_grid.png]
 
 Prints images/s at 64 px and 256 px (target on CPU: >= 1,000 images/s at 64 px on 2 threads), as wall
-clock and as process CPU time (CPU time is the better guide on a shared, loaded machine). Poses are
+clock and as process CPU time, with the facing cues of renderer VERSION 2 and without them (``cues=False``
+draws the VERSION 1 bodies; target: the cues cost at most 20 %, ratio printed per resolution), (CPU time is the better guide on a shared, loaded machine). Poses are
 varied demo poses; scenes cycle through lab / plain / studio / outdoor. OMP_WAIT_POLICY defaults to
 PASSIVE here: on an oversubscribed machine, spinning OpenMP threads make the many small kernels of the
 renderer up to 50x slower.
@@ -76,15 +77,24 @@ def main(argv=None):
         def render():
             render_samples(ps, nxt(), R, seed=0, device=dev)
             return batch
+
+        def render_v1():
+            render_samples(ps, nxt(), R, seed=0, device=dev, cues=False)
+            return batch
         ds = ImageDataset(ps, R, device=dev, augment=True)
 
         def dataset():
             ds.get_batch(nxt())
             return batch
-        for what, fn in (("render_samples", render), ("ImageDataset.get_batch", dataset)):
+        rates = {}
+        for what, fn in (("render_samples", render), ("render_samples cues=False", render_v1),
+                         ("ImageDataset.get_batch", dataset)):
             wall, cpu = timeit(fn, args.seconds, dev)
+            rates[what] = cpu if dev.type == "cpu" else wall
             cpu_s = f"{cpu:10.0f}" if dev.type == "cpu" else f"{'-':>10}"
             print(f"{R:>10} {batch:>6} {what:<28} {wall:11.0f} {cpu_s}")
+        ratio = rates["render_samples cues=False"] / rates["render_samples"]
+        print(f"{R:>10} {'':>6} cues cost: time x{ratio:.2f} of VERSION 1 (target <= 1.20)")
     if args.grid:
         save_grid(args.grid)
 

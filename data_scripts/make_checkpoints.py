@@ -44,7 +44,9 @@ SEED = 0
 PROFILE = "quick"
 MAX_BYTES = 5_000_000
 KINDS = ("martinez", "wang")
-BACKBONE_THREADS = 1        # the backbone's training threads (one thread ran a bf16 step faster than two: 0.33 vs 0.44 s)
+# the backbone's training threads: one where bf16 autocast is native (one thread ran a bf16 step faster
+# than two: 0.33 vs 0.44 s), two in fp32 (0.37 vs 0.60 s a step on a 2-core AMD EPYC without AVX512-BF16)
+BACKBONE_THREADS = {"bf16": 1, "fp32": 2}
 
 
 def sha256_bytes(b: bytes) -> str:
@@ -300,13 +302,14 @@ def make_backbone(prov: dict) -> tuple[bytes, dict]:
     from dataclasses import asdict
 
     from posecore import artefacts, train
+    from posecore.data import render
     from posecore.recipes import backbone
 
     cfg = backbone.config(PROFILE)
     precision = train.resolve_precision(cfg.precision)
     old = os.environ.get("POSECORE_CHECKPOINTS")
     threads = torch.get_num_threads()
-    torch.set_num_threads(BACKBONE_THREADS)
+    torch.set_num_threads(BACKBONE_THREADS[precision])
     try:
         with tempfile.TemporaryDirectory(prefix="posecore-make-backbone-") as tmp:
             os.environ["POSECORE_CHECKPOINTS"] = tmp
@@ -322,8 +325,9 @@ def make_backbone(prov: dict) -> tuple[bytes, dict]:
                 key=backbone.shipped_key(cfg, r["data_id"], precision),
                 identity=artefacts.identity(backbone.STAGE, sc, precision=precision),
                 state={k: v.detach().cpu().clone() for k, v in r["net"].state_dict().items()},
-                history=r["history"], train_seconds=float(r["train_seconds"]), threads=BACKBONE_THREADS,
-                eval=r["eval"], versions=stage_versions("backbone"), **prov["common"])
+                history=r["history"], train_seconds=float(r["train_seconds"]), threads=BACKBONE_THREADS[precision],
+                eval=r["eval"], versions=stage_versions("backbone"), render_version=render.VERSION,
+                **prov["common"])
     buf = io.BytesIO()
     torch.save(blob, buf)
     print(f"backbone: trained in {r['train_seconds']:.0f} s; lab PCKh@0.5 {r['eval']['lab']['pckh']:.1f} %, "
@@ -346,11 +350,13 @@ def backbone_readme(size: int, digest: str, blob: dict) -> str:
         f"| sha256 | `{digest[:16]}...` |",
         f"| network | stacked hourglass {c['stacks']} x {c['modules']}, width {c['features']}, {c['resolution']} px input, "
         f"heatmaps at 1/{c['heatmap_stride']} |",
-        f"| training | {c['steps']} steps, batch {c['batch_size']} (half lab, half wild, rendered afresh, flipped), "
+        f"| training | {c['steps']} steps, batch {c['batch_size']} (half lab, half wild less the held-out images, rendered "
+        f"afresh, flipped), facing loss weight {c.get('facing_weight', 0.0)}, "
         f"{c['optimizer']} lr {c['lr']} {c['lr_schedule']}, seed {c['seed']}, profile `{blob['profile']}`, "
         f"{blob['threads']} threads, {blob['train_seconds']:.0f} s |",
-        f"| lab test ({c['n_eval']} images): PCKh@0.5 / pair ratio | {e['lab']['pckh']:.1f} % / {e['lab']['pair_ratio']:.2f} |",
-        f"| wild test ({c['n_eval']} images): PCKh@0.5 / pair ratio | {e['wild']['pckh']:.1f} % / {e['wild']['pair_ratio']:.2f} |",
+        *(f"| {name} test ({c['n_eval']} images): PCKh@0.5 head box / joints, pair ratio, partner nearer | "
+          f"{e[k]['pckh']:.1f} % / {e[k]['pckh_joints']:.1f} %, {e[k]['pair_ratio']:.2f}, {e[k]['partner_nearer']:.1f} % |"
+          for name, k in (("lab", "lab"), ("wild", "wild"))),
         f"| data | {', '.join('`' + x + '`' for x in blob['data_id'].split('|'))} |",
         f"| git commit | `{blob['git_commit'][:12]}` |",
         f"| key (`posecore.artefacts`) | `{blob['key']}`: stage versions "
@@ -358,7 +364,9 @@ def backbone_readme(size: int, digest: str, blob: dict) -> str:
         f"torch {blob['identity']['torch']} |",
         f"| torch | {blob['torch_version']} |",
         "",
-        "Weights in float32. Trained on posecore-synth renders only (CMU motion, synthetic bodies).",
+        "Weights in float32. Trained on posecore-synth renders only (CMU motion, synthetic bodies; renderer "
+        f"VERSION {blob.get('render_version', '?')}). PCKh head box: MPII's 0.6 x the rendered head box's diagonal; "
+        "joints: 2 x the joint 9-10 distance (the book's convention before renderer VERSION 2).",
         "",
     ])
 

@@ -191,6 +191,22 @@ def paired_joint_ratio(pred_2d, gt_2d, visible=None) -> float:
     return float(dp.mean() / dt.mean().clamp_min(1e-12))
 
 
+def partner_nearer(pred_2d, gt_2d, visible=None) -> float:
+    """Left/right diagnostic (%): of the joints of every left/right pair whose two joints are visible
+    and apart (> 1 px), the share predicted nearer the partner's true position than their own (0 for a
+    network that tells left from right, ~50 for one that guesses). (N, 17, C) -> float."""
+    (p, t), _ = _to_torch(pred_2d, gt_2d)
+    _check_pair(p, t, "partner_nearer")
+    L, R = list(LEFT_JOINTS), list(RIGHT_JOINTS)
+    vis = torch.ones(p.shape[:2], dtype=torch.bool) if visible is None else torch.as_tensor(np.asarray(visible), dtype=torch.bool)
+    ok = vis[:, L] & vis[:, R] & ((t[:, L] - t[:, R]).norm(dim=-1) > 1.0)
+    if not ok.any():
+        raise ValueError("partner_nearer: no pair has both joints visible and apart")
+    wrong = torch.cat([((p[:, L] - t[:, R]).norm(dim=-1) < (p[:, L] - t[:, L]).norm(dim=-1))[ok],
+                       ((p[:, R] - t[:, L]).norm(dim=-1) < (p[:, R] - t[:, R]).norm(dim=-1))[ok]])
+    return float(100.0 * wrong.double().mean())
+
+
 def limb_lengths(poses, names=None) -> dict:
     """{bone name: (N,) lengths} for the named bones of :data:`posecore.skeleton.NAMED_BONES`."""
     (p,), was_np = _to_torch(poses)

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from ..skeleton import NUM_JOINTS
 from .dataset import PoseSet
+from .render import VERSION as render_version
 from .render import render_samples
 
 BATCH_KEYS = ("image", "heatmaps", "joints_2d", "joints_heatmap", "joints_visible", "joints_occluded",
@@ -189,7 +190,8 @@ class ImageDataset(BatchDataset):
     for joints outside the crop or not annotated); ``joints_2d`` (17, 2) crop px; ``joints_heatmap``
     (17, 2) heatmap px; ``joints_visible`` (17,) bool; ``joints_occluded`` (17,) bool; ``poses_3d``
     (17, 3) root-relative mm (zeros without 3D); ``has_3d``; ``depth`` (17,) root-relative z mm (zeros
-    without 3D); ``intrinsics_crop`` (4,); ``index``; ``scene``.
+    without 3D); ``intrinsics_crop`` (4,); ``head_size`` crop px (MPII's PCKh head size of the rendered
+    head, :func:`posecore.data.render.head_sizes`); ``index``; ``scene``.
     """
 
     def __init__(self, poses: PoseSet, resolution: int = 64, heatmap_resolution: int | None = None,
@@ -241,7 +243,7 @@ class ImageDataset(BatchDataset):
         h.update(self.poses.intrinsics.tobytes())
         h.update("|".join(self.poses.scene.tolist()).encode())
         h.update("|".join(self.poses.subject.tolist()).encode())
-        h.update(json.dumps([self.resolution, self.seed, self.margin, "render-v1"]).encode())
+        h.update(json.dumps([self.resolution, self.seed, self.margin, f"render-v{render_version}"]).encode())
         return h.hexdigest()[:16]
 
     def _init_cache(self, cache):
@@ -305,6 +307,7 @@ class ImageDataset(BatchDataset):
         return dict(image=images, heatmaps=heat, joints_2d=out["joints_2d"], joints_heatmap=jhm,
                     joints_visible=vis, joints_occluded=occluded, poses_3d=rel,
                     has_3d=self._has3d[idx].to(self.device), depth=rel[..., 2].clone(),
-                    intrinsics_crop=out["intrinsics_crop"], index=torch.as_tensor(idx, device=self.device),
+                    intrinsics_crop=out["intrinsics_crop"], head_size=out["head_size"],
+                    index=torch.as_tensor(idx, device=self.device),
                     scene=[str(s) for s in self.poses.scene[idx]])
 

@@ -28,7 +28,14 @@ Conventions
   front of the body) and, in :func:`render_samples`, truncated crops.
 
 Left and right limbs share materials (shirt, sleeves, trousers, shoes): no colour cue tells left
-from right.
+from right. What tells the body's front from its back (``cues=True``, the default since VERSION 2) is
+what a photograph has: a face (the skin front of the head framed by hair that covers its back and
+top), a shirt whose front carries a contrasting print panel, shoes whose colour differs from the
+trousers, and in the lab a light that is not tied to the camera (its direction varies per sample, as
+a room light seen from several cameras). A surface point's side is read from its normal against the
+torso's forward direction and the head's axis, so the cue follows the body exactly (mirroring the
+image mirrors the cue). ``cues=False`` draws the VERSION 1 bodies (featureless skin head, plain
+shirt, dark lab shoes, camera-fixed lab light) bit for bit: the facing probe compares both.
 """
 from __future__ import annotations
 
@@ -43,7 +50,7 @@ from ..skeleton import NUM_JOINTS
 
 # The renderer's behaviour version: part of the key of everything trained on or cached from its images
 # (posecore.artefacts). Bump it whenever a pixel it draws changes (body model, styles, light, scenes).
-VERSION = 1
+VERSION = 2
 
 SCENES = ("lab", "plain", "studio", "outdoor")
 WILD_SCENES = ("plain", "studio", "outdoor")
@@ -51,8 +58,8 @@ _SCENE_CODE = {"": 0, "lab": 0, "plain": 1, "studio": 2, "outdoor": 3}
 
 # --- body model ---------------------------------------------------------------------------------
 # materials
-SHIRT, TROUSERS, SKIN, SHOES, HAIR, SLEEVE = range(6)
-NUM_MATERIALS = 6
+SHIRT, TROUSERS, SKIN, SHOES, HAIR, SLEEVE, SHIRT_FRONT = range(7)
+NUM_MATERIALS = 7
 # derived points appended after the 17 joints (see _body_points)
 _TORSO_LOW, _SIDE_L_LOW, _SIDE_L_TOP, _SIDE_R_LOW, _SIDE_R_TOP = 17, 18, 19, 20, 21
 _HEAD_LOW, _HEAD_TOP, _HAIR, _HAND_L, _HAND_R = 22, 23, 24, 25, 26
@@ -84,6 +91,11 @@ PART_NAMES = tuple(p[0] for p in BODY_PARTS)
 NUM_PARTS = len(BODY_PARTS)
 # the part each joint lies on (used by tests and for per-joint queries)
 JOINT_PART = (4, 4, 15, 17, 4, 14, 16, 0, 0, 6, 6, 8, 8, 10, 9, 9, 11)
+# facing cues (cues=True): a part's second material, drawn where its surface normal n meets a rule on
+# n.fwd (torso forward) and n.up (the head's axis): part index -> (material, rule)
+#   'front': n.fwd > 0.4 -- the shirt's print panel on the chest;
+#   'hair':  n.fwd < 0.15 or n.up > 0.5 -- hair over the back and top of the head, the face in front
+_ALT = {PART_NAMES.index("torso"): (SHIRT_FRONT, "front"), PART_NAMES.index("head"): (HAIR, "hair")}
 
 # lab clothing palette (RGB in [0, 1]): a few plain H36M-like outfits
 _LAB_SHIRTS = ((0.20, 0.22, 0.30), (0.55, 0.12, 0.12), (0.75, 0.75, 0.72), (0.15, 0.35, 0.20))
@@ -92,7 +104,12 @@ _SKINS = ((0.96, 0.80, 0.69), (0.89, 0.67, 0.55), (0.78, 0.57, 0.44), (0.60, 0.4
           (0.45, 0.31, 0.22), (0.33, 0.22, 0.15))
 _HAIRS = ((0.08, 0.06, 0.05), (0.25, 0.16, 0.09), (0.45, 0.33, 0.18), (0.78, 0.66, 0.42),
           (0.55, 0.55, 0.55))
-_LAB_LIGHT = (-0.35, -0.55, -0.76)  # towards the light: upper left, in front of the subject
+# hair with cues=True: colours that stand apart from every skin tone (mostly dark, some blond / grey)
+_HAIRS_CUES = ((0.05, 0.04, 0.03), (0.10, 0.07, 0.05), (0.20, 0.12, 0.06), (0.06, 0.05, 0.05),
+               (0.80, 0.68, 0.40), (0.72, 0.72, 0.72))
+_LAB_LIGHT = (-0.35, -0.55, -0.76)  # towards the light: upper left, in front of the subject (cues=False)
+# lab shoes (cues=True): trainers and leather, none the grey of a lab trouser
+_LAB_SHOES = ((0.86, 0.86, 0.82), (0.50, 0.30, 0.16), (0.70, 0.18, 0.14), (0.85, 0.72, 0.50))
 
 # --- counter-based hashing RNG (torch, exact integer arithmetic, no int64 overflow) --------------
 _M32 = 0xFFFFFFFF
@@ -134,7 +151,7 @@ def sample_seeds(seed: int, indices) -> torch.Tensor:
 
 
 # streams
-_S_STYLE, _S_CLOTH, _S_BG, _S_TEX, _S_TEX2, _S_OCC, _S_CROP = 1, 2, 3, 4, 5, 6, 7
+_S_STYLE, _S_CLOTH, _S_BG, _S_TEX, _S_TEX2, _S_OCC, _S_CROP, _S_CUE = 1, 2, 3, 4, 5, 6, 7, 8
 
 
 # --- crops --------------------------------------------------------------------------------------
@@ -238,14 +255,29 @@ def _unit(v, eps=1e-6):
     return v / v.norm(dim=-1, keepdim=True).clamp_min(eps)
 
 
+def body_frame(P: torch.Tensor):
+    """(B, 17, 3) joints -> unit vectors (B, 3) ``right`` (the body's right: right hip/shoulder minus
+    left), ``up`` (pelvis to thorax), ``fwd`` (the torso's forward: up x right, where the chest faces)
+    and ``head_up`` (joint 9 to joint 10, the head's axis)."""
+    right = _unit(P[:, 1] - P[:, 4] + P[:, 14] - P[:, 11])
+    up = _unit(P[:, 8] - P[:, 0])
+    fwd = _unit(torch.linalg.cross(up, right))
+    return right, up, fwd, _unit(P[:, 10] - P[:, 9])
+
+
+def facing(poses_3d) -> np.ndarray:
+    """(N, 17, 3) camera-coordinate poses (mm) -> (N,) cosine between the torso's forward direction and
+    the direction from the torso to the camera: > 0 the chest faces the camera, < 0 the back does."""
+    P = torch.as_tensor(np.asarray(poses_3d, np.float32))
+    _, _, fwd, _ = body_frame(P)
+    to_cam = _unit(-0.5 * (P[:, 0] + P[:, 8]))
+    return (fwd * to_cam).sum(-1).numpy()
+
+
 def _body_points(P: torch.Tensor) -> torch.Tensor:
     """(B, 17, 3) joints -> (B, 31, 3) joints plus the derived points of the capsules."""
     p = lambda j: P[:, j]  # noqa: E731
-    right = _unit(p(1) - p(4) + p(14) - p(11))
-    up = _unit(p(8) - p(0))
-    fwd = _unit(torch.linalg.cross(up, right))
-    head_axis = p(10) - p(9)
-    e = _unit(head_axis)
+    _, _, fwd, e = body_frame(P)
     head_low = p(9) + 25.0 * e
     head_top = p(10) - 68.0 * e
     hair = 0.5 * (head_low + head_top) + 16.0 * e - 14.0 * fwd
@@ -291,12 +323,39 @@ def _part_windows(A, Bp, r, K, R):
     return x0, x1, y0, y1
 
 
-def _rasterise(A, Bp, r, K, R, light, ambient, diffuse):
+def head_boxes(poses_3d, intrinsics) -> np.ndarray:
+    """The tight image box of the rendered head (the head capsule and the hair sphere, exact tangent
+    planes) of (B, 17, 3) camera-coordinate poses (mm) under intrinsics (B, 4): (B, 4) ``[x0, y0, x1,
+    y1]`` px. MPII's PCKh head size is 0.6 x the diagonal of such a box (:func:`head_sizes`)."""
+    P = torch.as_tensor(np.asarray(poses_3d, np.float32))
+    K = torch.as_tensor(np.asarray(intrinsics, np.float32))
+    pts = _body_points(P)
+    heads = [i for i, n in enumerate(PART_NAMES) if n in ("head", "hair")]
+    A = pts[:, [BODY_PARTS[i][1] for i in heads]]
+    Bp = pts[:, [BODY_PARTS[i][2] for i in heads]]
+    r = torch.tensor([BODY_PARTS[i][3] for i in heads])
+    fx, fy, cx, cy = (K[:, i:i + 1] for i in range(4))
+    xs = [v for E in (A, Bp) for v in _sphere_extent(E[..., 0], E[..., 2], r, fx, cx)]
+    ys = [v for E in (A, Bp) for v in _sphere_extent(E[..., 1], E[..., 2], r, fy, cy)]
+    box = torch.stack([torch.minimum(xs[0], xs[2]).amin(1), torch.minimum(ys[0], ys[2]).amin(1),
+                       torch.maximum(xs[1], xs[3]).amax(1), torch.maximum(ys[1], ys[3]).amax(1)], 1)
+    return box.double().numpy()
+
+
+def head_sizes(poses_3d, intrinsics) -> np.ndarray:
+    """(B,) PCKh head sizes px with MPII's convention: 0.6 x the diagonal of :func:`head_boxes`."""
+    box = head_boxes(poses_3d, intrinsics)
+    return 0.6 * np.hypot(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1])
+
+
+def _rasterise(A, Bp, r, K, R, light, ambient, diffuse, frame=None):
     """Ray-cast the capsules A->Bp (B, P, 3) with radii r (P,) through intrinsics K (B, 4) into an
     R x R image. Returns the depth buffer (B, R*R) (z in mm, inf on background) and a packed buffer
-    (B, R*R) ``4 * part + shade`` (-1 on background) where ``shade`` in [0, 4) is the Lambertian
+    (B, R*R) ``4 * code + shade`` (-1 on background) where ``shade`` in [0, 4) is the Lambertian
     intensity (``ambient + diffuse * max(0, n.l)``, darkened towards silhouettes) of the visible
-    surface; ``light`` (B, 3) unit vectors towards the light, ``ambient``, ``diffuse`` (B,)."""
+    surface and ``code`` the part index, plus P where the surface takes the part's second material
+    (:data:`_ALT`; only with ``frame`` = (fwd, head_up) (B, 3) unit vectors); ``light`` (B, 3) unit
+    vectors towards the light, ``ambient``, ``diffuse`` (B,)."""
     b, n_parts = A.shape[:2]
     dev = A.device
     depth = torch.full((b, R * R), float("inf"), device=dev)
@@ -361,6 +420,15 @@ def _rasterise(A, Bp, r, K, R, light, ambient, diffuse):
         rim = (ndd / dd.sqrt_()).mul_(-1.0 / rl[p]).clamp_(0, 1)
         lam = ndl.mul_(1.0 / rl[p]).clamp_(min=0)
         shade = (c2(diffuse) * lam + c2(ambient)).mul_(rim.mul_(0.3).add_(0.7)).clamp_(max=3.99)
+        code = 4.0 * p
+        if frame is not None and p in _ALT:
+            def n_dot(v):  # the surface normal . v (B, Wy, Wx): (t d - a - s ba) . v / r
+                dv = row(v[:, 0], v[:, 2]) + col(v[:, 1])
+                return torch.addcmul(t * dv - c2((a * v).sum(-1)), s,
+                                     c2((ba * v).sum(-1)).expand_as(s), value=-1.0) / rl[p]
+            nf = n_dot(frame[0])
+            alt = nf > 0.4 if _ALT[p][1] == "front" else (nf < 0.15) | (n_dot(frame[1]) > 0.5)
+            code = torch.where(alt, 4.0 * (p + n_parts), code).reshape(b, -1)
         # depth test against the buffer (window pixels are distinct, so scatter is deterministic)
         t = torch.where(hit, t, torch.full_like(t, float("inf"))).reshape(b, -1)
         idx = ((c1(sy.long()) + ari[:Wy]) * R)[:, :, None] + (c1(sx.long()) + ari[:Wx])[:, None, :]
@@ -368,7 +436,7 @@ def _rasterise(A, Bp, r, K, R, light, ambient, diffuse):
         cur = depth.gather(1, idx)
         closer = t < cur
         depth.scatter_(1, idx, torch.where(closer, t, cur))
-        packed.scatter_(1, idx, torch.where(closer, shade.reshape(b, -1) + 4.0 * p, packed.gather(1, idx)))
+        packed.scatter_(1, idx, torch.where(closer, shade.reshape(b, -1) + code, packed.gather(1, idx)))
     return depth, packed
 
 
@@ -386,8 +454,13 @@ def _hsv(h, s, v):
     return v[..., None] - v[..., None] * s[..., None] * (torch.minimum(kk, 4.0 - kk).clamp(0, 1))
 
 
-def _styles(seeds, code, clothing_ids, occluder_prob):
-    """Per-sample style parameters (dict of tensors) from seeds (B,) and scene codes (B,)."""
+def _luma(c):
+    return (c * torch.tensor((0.299, 0.587, 0.114), device=c.device)).sum(-1)
+
+
+def _styles(seeds, code, clothing_ids, occluder_prob, cues: bool = True):
+    """Per-sample style parameters (dict of tensors) from seeds (B,) and scene codes (B,); ``cues``:
+    the facing cues of VERSION 2 (print panel, lab shoes, lab light; see the module docstring)."""
     dev = seeds.device
     b = len(seeds)
     wild = code > 0
@@ -398,7 +471,7 @@ def _styles(seeds, code, clothing_ids, occluder_prob):
     lab_shirt = _palette(cl[:, 0], _LAB_SHIRTS, dev)
     lab_trousers = _palette(cl[:, 1], _LAB_TROUSERS, dev)
     skin = _palette(cl[:, 2], _SKINS, dev)
-    hair = _palette(cl[:, 3], _HAIRS, dev)
+    hair = _palette(cl[:, 3], _HAIRS_CUES if cues else _HAIRS, dev)
     lab_shoes = torch.tensor((0.10, 0.10, 0.10), device=dev).expand(b, 3)
     # wild: random clothing
     w_shirt = _hsv(cl[:, 4], 0.15 + 0.8 * cl[:, 5], 0.15 + 0.8 * cl[:, 6])
@@ -412,11 +485,26 @@ def _styles(seeds, code, clothing_ids, occluder_prob):
     mats[:, SHOES] = torch.where(m, w_shoes, lab_shoes)
     mats[:, HAIR] = hair
     mats[:, SLEEVE] = torch.where(short_sleeves[:, None], skin, mats[:, SHIRT])
+    mats[:, SHIRT_FRONT] = mats[:, SHIRT]
+    if cues:
+        cu = hash_uniform(seeds if clothing_ids is None else clothing_ids.to(dev), _S_CUE, 8)
+        # the print: towards a light ink on a dark shirt and a dark ink on a light one (lab: near white
+        # / near black; wild: any hue), so the chest differs from the back in every outfit
+        dark = _luma(mats[:, SHIRT]) < 0.45
+        ink_v = torch.where(dark, 0.8 + 0.2 * cu[:, 2], 0.05 + 0.15 * cu[:, 2])
+        ink = torch.where(m, _hsv(cu[:, 0], 0.7 * cu[:, 1], ink_v), ink_v[:, None].expand(b, 3))
+        mats[:, SHIRT_FRONT] = torch.lerp(mats[:, SHIRT], ink, (0.7 + 0.25 * cu[:, 3])[:, None])
+        mats[:, SHOES] = torch.where(m, mats[:, SHOES], _palette(cu[:, 4], _LAB_SHOES, dev))
     # light: towards-light direction (camera coords), ambient, diffuse, colour
     az = (U[:, 0] - 0.5) * 2.6  # +-75 deg around the view axis
     el = 0.15 + 0.9 * U[:, 1]
     w_light = torch.stack([torch.sin(az) * torch.cos(el), -torch.sin(el), -torch.cos(az) * torch.cos(el)], 1)
     lab_light = _unit(torch.tensor(_LAB_LIGHT, device=dev)).expand(b, 3)
+    if cues:  # a room light, seen from the sample's camera: +-40 deg around the view axis, from above
+        lu = hash_uniform(seeds, _S_CUE, 8)
+        laz, lel = (lu[:, 5] - 0.5) * 1.4, 0.35 + 0.5 * lu[:, 6]
+        lab_light = torch.stack([torch.sin(laz) * torch.cos(lel), -torch.sin(lel),
+                                 -torch.cos(laz) * torch.cos(lel)], 1)
     light = torch.where(m, w_light, lab_light)
     ambient = torch.where(wild, 0.15 + 0.35 * U[:, 2], torch.full_like(U[:, 2], 0.38))
     diffuse = torch.where(wild, 0.45 + 0.75 * U[:, 3], torch.full_like(U[:, 3], 0.72))
@@ -560,7 +648,7 @@ def _occluders(seeds, n_occ, R, body_box):
 def render_batch(poses_3d: torch.Tensor, intrinsics: torch.Tensor, scene, resolution: int,
                  seeds: torch.Tensor, device=None, *, clothing_ids: torch.Tensor | None = None,
                  occluder_prob: float | None = None, light: torch.Tensor | None = None,
-                 return_aux: bool = False):
+                 return_aux: bool = False, cues: bool = True):
     """Render people.
 
     ``poses_3d`` (B, 17, 3) mm camera coordinates (z > 0); ``intrinsics`` (B, 4) ``[fx, fy, cx, cy]``
@@ -569,7 +657,8 @@ def render_batch(poses_3d: torch.Tensor, intrinsics: torch.Tensor, scene, resolu
     int64 per-sample style seeds; ``device`` default: that of ``poses_3d``. ``clothing_ids`` (B,) int64,
     optional: clothing colours are drawn from these instead of ``seeds`` (e.g. one outfit per subject).
     ``occluder_prob``: probability of occluders (default: 0.35 in the wild, 0 in the lab). ``light``
-    (3,) or (B, 3): override the direction towards the light (camera coordinates).
+    (3,) or (B, 3): override the direction towards the light (camera coordinates). ``cues``: draw the
+    facing cues (face and hair, shirt print, lab shoes and light; False: the VERSION 1 bodies).
 
     Returns images (B, 3, R, R) float32 in [0, 1] on ``device``; with ``return_aux`` also a dict with
     ``depth`` (B, R, R) mm (inf on background), ``part`` (B, R, R) int64 part index into
@@ -583,7 +672,7 @@ def render_batch(poses_3d: torch.Tensor, intrinsics: torch.Tensor, scene, resolu
     seeds = seeds.to(dev, torch.int64)
     b = P.shape[0]
     code = torch.tensor([_SCENE_CODE[str(s)] for s in scene], dtype=torch.int64, device=dev)
-    st = _styles(seeds, code, clothing_ids, occluder_prob)
+    st = _styles(seeds, code, clothing_ids, occluder_prob, cues)
     if light is not None:
         st["light"] = _unit(torch.as_tensor(light, dtype=torch.float32, device=dev).expand(b, 3))
 
@@ -592,16 +681,20 @@ def render_batch(poses_3d: torch.Tensor, intrinsics: torch.Tensor, scene, resolu
     ib = torch.tensor([p[2] for p in BODY_PARTS], device=dev)
     radii = torch.tensor([p[3] for p in BODY_PARTS], dtype=torch.float32, device=dev)
     A, Bp = pts[:, ia], pts[:, ib]
-    depth, packed = _rasterise(A, Bp, radii, K, R, st["light"], st["ambient"], st["diffuse"])
+    frame = body_frame(P)[2:] if cues else None
+    depth, packed = _rasterise(A, Bp, radii, K, R, st["light"], st["ambient"], st["diffuse"], frame)
 
-    # colour = albedo of the visible part (times the light colour) * its shade
+    # colour = albedo of the visible part (or its second material, codes P..2P-1) times the light
+    # colour, times its shade
     hit = packed >= 0
-    part = torch.div(packed, 4.0, rounding_mode="floor").clamp_min_(0)
-    shade = packed - 4.0 * part
-    part = part.long()
-    mat_of_part = torch.tensor([p[4] for p in BODY_PARTS], device=dev)
-    albedo = (st["mats"][:, mat_of_part] * st["light_col"][:, None, :]).transpose(1, 2)  # (B, 3, P)
-    body = albedo.gather(2, part[:, None, :].expand(b, 3, R * R)).mul_(shade[:, None, :]).reshape(b, 3, R, R)
+    code_ = torch.div(packed, 4.0, rounding_mode="floor").clamp_min_(0)
+    shade = packed - 4.0 * code_
+    code_ = code_.long()
+    part = code_ % NUM_PARTS
+    mat_of_code = torch.tensor([p[4] for p in BODY_PARTS] + [_ALT.get(i, (p[4],))[0] for i, p in enumerate(BODY_PARTS)],
+                               device=dev)
+    albedo = (st["mats"][:, mat_of_code] * st["light_col"][:, None, :]).transpose(1, 2)  # (B, 3, 2P)
+    body = albedo.gather(2, code_[:, None, :].expand(b, 3, R * R)).mul_(shade[:, None, :]).reshape(b, 3, R, R)
     hit = hit.reshape(b, R, R)
 
     bg = _backgrounds(seeds, code, R)
@@ -669,7 +762,7 @@ def render_samples(source, indices=None, resolution: int = 64, seed: int = 0, *,
                    scale_jitter: float = 0.0, shift_jitter: float = 0.0,
                    truncation_prob: float | None = None, occluder_prob: float | None = None,
                    margin: float = 1.25, render_poses_3d=None, device="cpu", quantize: bool = True,
-                   images: bool = True, chunk_pixels: int = 1 << 20) -> dict:
+                   images: bool = True, chunk_pixels: int = 1 << 20, cues: bool = True) -> dict:
     """Render person-centred crops of samples of a PoseSet (or a dict with ``poses_3d``,
     ``intrinsics``, optional ``scene``, ``visible``, ``subject``).
 
@@ -679,13 +772,15 @@ def render_samples(source, indices=None, resolution: int = 64, seed: int = 0, *,
     the border. Everything is a function of ``(seed, index)`` only. ``render_poses_3d`` (N, 17, 3):
     the 3D poses to draw when the source's 3D labels are hidden. Lab samples wear one outfit per
     subject when the source has ``subject``. ``quantize`` rounds images to 8-bit levels.
-    ``images=False`` computes only the labels (no ``images``, ``occluded`` is None).
+    ``images=False`` computes only the labels (no ``images``, ``occluded`` is None). ``cues``: see
+    :func:`render_batch`.
 
     Returns a dict of tensors on ``device``: ``images`` (B, 3, R, R) float32, ``joints_2d`` (B, 17, 2)
     crop px (= ``project(poses_3d, intrinsics_crop)``), ``intrinsics_crop`` (B, 4), ``visible`` (B, 17)
     bool (inside the crop and annotated), ``occluded`` (B, 17) bool (covered by an occluder or by
     another body part), ``boxes`` (B, 3) crop boxes ``[x0, y0, side]`` in original px, ``seeds``
-    (B,) int64, ``poses_3d`` (B, 17, 3) the 3D poses drawn."""
+    (B,) int64, ``poses_3d`` (B, 17, 3) the 3D poses drawn, ``head_size`` (B,) crop px (MPII's PCKh
+    convention on the rendered head: :func:`head_sizes`)."""
     arr = _source_arrays(source, render_poses_3d)
     n = len(arr["poses_3d"])
     idx = np.arange(n) if indices is None else np.asarray(indices, np.int64).reshape(-1)
@@ -720,7 +815,7 @@ def render_samples(source, indices=None, resolution: int = 64, seed: int = 0, *,
         sl = slice(s0, s0 + step)
         img, aux = render_batch(P3[sl].to(dev), Kt[sl].to(dev), list(scene[sl]), R, seeds[sl].to(dev), dev,
                                 clothing_ids=None if clothing is None else clothing[sl].to(dev),
-                                occluder_prob=occluder_prob, return_aux=True)
+                                occluder_prob=occluder_prob, return_aux=True, cues=cues)
         if quantize:
             img = torch.round(img * 255.0) / 255.0
         imgs.append(img)
@@ -746,7 +841,8 @@ def render_samples(source, indices=None, resolution: int = 64, seed: int = 0, *,
                occluded=(torch.cat(occluded) if occluded else torch.zeros(0, NUM_JOINTS, dtype=torch.bool, device=dev))
                if images is not False else None,
                boxes=torch.as_tensor(boxes, dtype=torch.float32, device=dev), seeds=seeds.to(dev),
-               poses_3d=P3.to(dev))
+               poses_3d=P3.to(dev),
+               head_size=torch.as_tensor(head_sizes(p3, Kc), dtype=torch.float32, device=dev))
     return out
 
 

@@ -240,3 +240,31 @@ def image_to_heatmap(coords, image_resolution: int, heatmap_resolution: int):
     """Crop pixel coordinates -> heatmap (x, y): ``x = (u + 0.5) * h / R - 0.5``."""
     k = heatmap_resolution / image_resolution
     return (coords + 0.5) * k - 0.5
+
+
+# --- 6. an auxiliary facing head (the backbone's training only) -------------------------------------
+def facing_target(joints_2d: torch.Tensor, visible: torch.Tensor, resolution: int):
+    """Whether each body faces the camera, read from its 2D labels: (B, 17, 2) crop px and (B, 17)
+    visibility -> (target (B,) float 1/0, weight (B,) in [0, 1]). Facing the camera puts the subject's
+    left shoulder and hip right of the right ones in the image: ``d = (x_lsho - x_rsho) + (x_lhip -
+    x_rhip)``, target ``d > 0``. The weight is ``|d| / (0.1 R)`` capped at 1 (a body seen from the side
+    is ambiguous) and 0 unless the four joints are visible. Mirroring an image (x -> R - 1 - x, left and
+    right swapped) keeps ``d``."""
+    j = joints_2d.float()
+    d = (j[:, 11, 0] - j[:, 14, 0]) + (j[:, 4, 0] - j[:, 1, 0])  # (B,) left minus right, shoulders + hips
+    ok = visible[:, [1, 4, 11, 14]].all(1)
+    weight = (d.abs() / (0.1 * resolution)).clamp(max=1.0) * ok.to(j.dtype)
+    return (d > 0).to(j.dtype), weight
+
+
+class FacingHead(nn.Module):
+    """An auxiliary classifier on a stacked hourglass's per-stack ``features`` (B, F, h, w): global
+    average pool, then one linear layer per stack -> a logit (B,) per stack, "the body faces the
+    camera". Not part of the backbone's weights: it only shapes them during training."""
+
+    def __init__(self, features: int, stacks: int):
+        super().__init__()
+        self.heads = nn.ModuleList(nn.Linear(features, 1) for _ in range(stacks))
+
+    def forward(self, features: list) -> list:
+        return [head(f.float().mean((2, 3)))[:, 0] for head, f in zip(self.heads, features)]  # (B,) each

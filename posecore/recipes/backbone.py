@@ -29,13 +29,13 @@ import torch
 from .. import artefacts, metrics, profiles, train
 from ..data.images import decode_joints
 from ..losses import heatmap_loss
-from ..models.hourglass import HourglassConfig, StackedHourglass
+from ..models.hourglass import FacingHead, HourglassConfig, StackedHourglass, facing_target
 from ..skeleton import FLIP_PERMUTATION
 from . import checkpoint_path
-from .images import optimizer, schedulers, train_stage
+from .images import optimizer, pool_indices, schedulers, train_stage
 
 # the behaviour version of this recipe's training (posecore.artefacts: bump it when what it computes changes)
-STAGE = artefacts.stage("backbone", 1)
+STAGE = artefacts.stage("backbone", 2)
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,12 @@ class BackboneConfig:
     lab training split. ``flip``: mirror each image with probability 1/2; ``jitter``: crop scale /
     shift jitter (:class:`~posecore.data.images.ImageDataset` ``augment``). ``precision``: the forward
     pass in training ('fp32', 'bf16' autocast, or 'auto' = bf16 where the device computes it natively:
-    :func:`posecore.train.resolve_precision`); evaluation and the stored weights are fp32."""
+    :func:`posecore.train.resolve_precision`); evaluation and the stored weights are fp32.
+    ``facing_weight``: weight of an auxiliary loss (our addition, not the paper's) that asks the pooled
+    features of every stack whether the body faces the camera (:class:`~posecore.models.hourglass.FacingHead`;
+    the answer is read from the 2D labels: the left shoulder and hip lie right of the right ones in the
+    image), so that the features carry the front/back evidence the heatmaps need to tell a left joint
+    from its right partner; 0 switches it off."""
     resolution: int = 256
     stacks: int = 2
     modules: int = 2
@@ -67,6 +72,7 @@ class BackboneConfig:
     n_eval: int = 600
     seed: int = 0
     precision: str = "fp32"
+    facing_weight: float = 0.0
 
     def __post_init__(self):
         if self.optimizer not in ("rmsprop", "adam"):
@@ -80,6 +86,8 @@ class BackboneConfig:
                              f">= steps, got {self.eval_every}")
         if self.precision not in ("fp32", "bf16", "auto"):
             raise ValueError(f"BackboneConfig.precision must be 'fp32', 'bf16' or 'auto', got {self.precision!r}")
+        if self.facing_weight < 0:
+            raise ValueError(f"BackboneConfig.facing_weight must be >= 0, got {self.facing_weight}")
         if self.batch_size < 2 or self.steps < 1:
             raise ValueError(f"BackboneConfig: batch_size must be >= 2 and steps >= 1, got "
                              f"{self.batch_size}, {self.steps}")
@@ -90,14 +98,16 @@ class BackboneConfig:
             profile,
             # CI: a toy hourglass on 32-px images for a few steps: proves the code path only
             smoke=cls(resolution=32, stacks=1, modules=1, features=16, depth=2, batch_size=4, steps=3,
-                      optimizer="adam", lr=1e-3, lr_schedule="onecycle", eval_every=3, n_eval=16),
+                      optimizer="adam", lr=1e-3, lr_schedule="onecycle", eval_every=3, n_eval=16,
+                      facing_weight=0.01),
             # 2 CPU cores: 64-px images with 32 x 32 heatmaps (heatmap_stride 2), 2 stacks x 1 module of
-            # width 64, Adam with a one-cycle schedule, batch 32 (chapter 05 lists what was tried); bf16
-            # autocast where native (a whole step, rendering included, in 0.65x the fp32 time on one
-            # thread of an AVX512-BF16 CPU), which buys 6,000 steps in the time 3,000 took in fp32
-            quick=cls(resolution=64, stacks=2, modules=1, features=64, depth=3, batch_size=32, steps=6000,
+            # width 64, Adam with a one-cycle schedule, batch 32 (chapter 05 lists what was tried), the
+            # auxiliary facing loss; bf16 autocast where native (a whole step, rendering included, in
+            # 0.65x the fp32 time on one thread of an AVX512-BF16 CPU). The book loads the shipped one
+            # (`make checkpoints`: 8,000 steps, about an hour on 2 fp32 cores)
+            quick=cls(resolution=64, stacks=2, modules=1, features=64, depth=3, batch_size=32, steps=8000,
                       optimizer="adam", lr=2.5e-3, lr_schedule="onecycle", heatmap_stride=2, eval_every=500,
-                      n_eval=600, precision="auto"),
+                      n_eval=600, precision="auto", facing_weight=0.01),
             # the paper's stage 1 (with flips, as the hourglass code)
             full=cls(),
         )
@@ -154,7 +164,9 @@ def flip_batch(batch: dict, mask) -> dict:
 
 class FreshBatches:
     """``batch_fn(step)``: ``B - round(wild_fraction * B)`` lab and ``round(wild_fraction * B)`` wild
-    images, drawn uniformly from the whole splits by an RNG seeded with (seed, step) and rendered with
+    images, drawn uniformly from the whole lab split and from the wild split less its held-out images
+    (:func:`~posecore.recipes.images.wild_holdout`, the image chapters' 2D evaluation) by an RNG seeded
+    with (seed, step) and rendered with
     the render seed of epoch ``step`` (``lab`` / ``wild`` are ImageDatasets with ``augment`` on for crop
     jitter; their scene styles change with the epoch too), then mirrored with probability 1/2 when
     ``flip``. Deterministic in (seed, step), so a resumed run sees the same batches."""
@@ -164,16 +176,19 @@ class FreshBatches:
         self.lab, self.wild, self.flip, self.seed, self.device = lab, wild, flip, seed, device
         self.n_wild = int(round(wild_fraction * batch_size)) if wild is not None else 0
         self.n_lab = batch_size - self.n_wild
+        self.candidates = {"train": pool_indices(len(lab), 0, seed, "train"),
+                           "wild_train": pool_indices(len(wild), 0, seed, "wild_train") if wild is not None else None}
 
     def __call__(self, step: int) -> dict:
         rng = np.random.default_rng([self.seed, 31337, step])
         parts = []
-        for ds, n in ((self.lab, self.n_lab), (self.wild, self.n_wild)):
+        for ds, n, split in ((self.lab, self.n_lab, "train"), (self.wild, self.n_wild, "wild_train")):
             if n:
                 if hasattr(ds, "set_epoch"):
                     ds.set_epoch(step)
-                b = ds.get_batch(rng.integers(0, len(ds), n))
-                parts.append({k: b[k].to(self.device) for k in ("image", "heatmaps", "joints_visible")})
+                cand = self.candidates[split]
+                b = ds.get_batch(cand[rng.integers(0, len(cand), n)])
+                parts.append({k: b[k].to(self.device) for k in ("image", "heatmaps", "joints_visible", "joints_2d")})
         batch = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
         if self.flip:
             batch = flip_batch(batch, torch.as_tensor(rng.random(len(batch["image"])) < 0.5))
@@ -194,15 +209,25 @@ def predict_2d(net: StackedHourglass, images: torch.Tensor, batch_size: int = 10
     return torch.cat(out)
 
 
-def evaluate_2d(pred_2d, gt_2d, visible) -> dict:
-    """``pckh`` (%, PCKh@0.5 with the head size from the ground-truth neck-head distance) and
-    ``pair_ratio`` (:func:`posecore.metrics.paired_joint_ratio`) of crop-px predictions."""
+def evaluate_2d(pred_2d, gt_2d, visible, head_size=None) -> dict:
+    """``pckh`` (%, PCKh@0.5 with MPII's head size: ``head_size`` (N,) crop px, 0.6 x the head box's
+    diagonal, :func:`posecore.data.render.head_sizes` for renders; without it the joints' head size),
+    ``pckh_joints`` (PCKh@0.5 with the head size of :func:`posecore.metrics.head_size_from_joints`, the
+    book's convention before renderer VERSION 2), ``pair_ratio``
+    (:func:`posecore.metrics.paired_joint_ratio`) and ``partner_nearer`` (% of visible left/right
+    pairs whose predicted joint lies nearer its partner's true position than its own:
+    :func:`posecore.metrics.partner_nearer`) of crop-px predictions."""
     pred_2d, gt_2d = np.asarray(pred_2d, np.float64), np.asarray(gt_2d, np.float64)
     visible = np.asarray(visible, bool)
-    head = np.asarray(metrics.head_size_from_joints(gt_2d), np.float64)
-    ok = head > 0
-    return {"pckh": float(metrics.pckh(pred_2d[ok], gt_2d[ok], head[ok], visible=visible[ok])),
-            "pair_ratio": metrics.paired_joint_ratio(pred_2d, gt_2d, visible)}
+    joints = np.asarray(metrics.head_size_from_joints(gt_2d), np.float64)
+    head = joints if head_size is None else np.asarray(head_size, np.float64).reshape(-1)
+    out = {}
+    for name, h in (("pckh", head), ("pckh_joints", joints)):
+        ok = h > 0
+        out[name] = float(metrics.pckh(pred_2d[ok], gt_2d[ok], h[ok], visible=visible[ok]))
+    out["pair_ratio"] = metrics.paired_joint_ratio(pred_2d, gt_2d, visible)
+    out["partner_nearer"] = metrics.partner_nearer(pred_2d, gt_2d, visible)
+    return out
 
 
 # --- training -------------------------------------------------------------------------------------
@@ -228,7 +253,12 @@ def train_backbone(cfg: BackboneConfig, lab, wild, eval_sets: dict | None = None
     mode, history)."""
     train.seed_everything(cfg.seed)
     net = StackedHourglass(cfg.hourglass()).to(device)
-    opt = optimizer(net.parameters(), cfg.optimizer, cfg.lr)
+    models = {"model": net}
+    params = list(net.parameters())
+    if cfg.facing_weight > 0:
+        facing = models["facing"] = FacingHead(cfg.features, cfg.stacks).to(device)
+        params += list(facing.parameters())
+    opt = optimizer(params, cfg.optimizer, cfg.lr)
     scheds = schedulers(opt, cfg.lr_schedule, cfg.lr, cfg.steps)
     batches = FreshBatches(lab, wild, cfg.batch_size, cfg.wild_fraction, cfg.flip, cfg.seed, device)
     eval_sets = eval_sets or {}
@@ -238,18 +268,28 @@ def train_backbone(cfg: BackboneConfig, lab, wild, eval_sets: dict | None = None
         with train.autocast(precision, device):
             out = net(batch["image"])
         loss = heatmap_loss([h.float() for h in out["heatmaps"]], batch["heatmaps"], batch["joints_visible"])
+        logs = {"hm": loss.item()}
+        if cfg.facing_weight > 0:
+            target, weight = facing_target(batch["joints_2d"], batch["joints_visible"], cfg.resolution)
+            logits = facing(out["features"])
+            aux = sum(torch.nn.functional.binary_cross_entropy_with_logits(z, target, weight=weight)
+                      for z in logits) / len(logits)
+            loss = loss + cfg.facing_weight * aux
+            logs["facing"] = aux.item()
+            logs["facing_acc"] = float(100 * (((logits[-1] > 0).float() == target) * (weight > 0)).sum()
+                                       / (weight > 0).sum().clamp_min(1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        logs = {"hm": loss.item()}
         if step % cfg.eval_every == 0 or step == cfg.steps:
             for k, b in eval_sets.items():
-                ev = evaluate_2d(predict_2d(net, b["image"].to(device)).cpu(), b["joints_2d"], b["joints_visible"])
+                ev = evaluate_2d(predict_2d(net, b["image"].to(device)).cpu(), b["joints_2d"], b["joints_visible"],
+                                 b.get("head_size"))
                 logs.update({f"{k}_{m}": v for m, v in ev.items()})
         return logs
 
     ckpt, sc = checkpoint(cfg, data_id, name, device)
-    history = train_stage(step_fn, batches, models={"model": net}, optimizers={"opt": opt}, schedulers=scheds,
+    history = train_stage(step_fn, batches, models=models, optimizers={"opt": opt}, schedulers=scheds,
                           steps=cfg.steps, checkpoint=ckpt, config=sc, seed=cfg.seed + 1, desc="2D backbone",
                           progress=progress, checkpoint_every=max(50, min(cfg.steps // 8, 1000)))
     net.eval()
@@ -279,7 +319,7 @@ def load_data(cfg: BackboneConfig, dataset: str = "synth", data_root=None, devic
             if split not in held:          # no wild 3D test set: no wild evaluation
                 continue
             b = held[split].get_batch(eval_indices(len(held[split]), cfg.n_eval, cfg.seed))
-            evals[name] = {k: b[k].cpu() for k in ("image", "joints_2d", "joints_visible")}
+            evals[name] = {k: b[k].cpu() for k in ("image", "joints_2d", "joints_visible", "head_size") if k in b}
         return dict(lab=train["train"], wild=train["wild_train"], eval=evals,
                     data_id=photo_data.data_id(train | held, cfg.resolution))
     kw = dict(data_root=data_root) if data_root is not None else {}
@@ -295,7 +335,7 @@ def load_data(cfg: BackboneConfig, dataset: str = "synth", data_root=None, devic
     for name, split in (("lab", "test"), ("wild", "wild_test")):
         ds = ImageDataset(sets[split], **common)
         b = ds.get_batch(eval_indices(len(ds), cfg.n_eval, cfg.seed))
-        evals[name] = {k: b[k].cpu() for k in ("image", "joints_2d", "joints_visible")}
+        evals[name] = {k: b[k].cpu() for k in ("image", "joints_2d", "joints_visible", "head_size")}
     return dict(lab=lab, wild=wild, eval=evals, data_id=images_data_id(sets, R, hidden))
 
 
@@ -350,7 +390,8 @@ def get(cfg: BackboneConfig, dataset: str = "synth", data_root=None, device="cpu
         path, _ = checkpoint(cfg, d["data_id"], device=device)
         seconds = history[-1]["time_s"] if history else 0.0
         source, bid = f"checkpoint {path.name} in the cache", path.stem
-    final = {k: evaluate_2d(predict_2d(net, b["image"].to(device)).cpu(), b["joints_2d"], b["joints_visible"])
+    final = {k: evaluate_2d(predict_2d(net, b["image"].to(device)).cpu(), b["joints_2d"], b["joints_visible"],
+                            b.get("head_size"))
              for k, b in d["eval"].items()}
     return dict(net=net, state={k: v.detach().clone() for k, v in net.state_dict().items()}, id=bid,
                 history=history, train_seconds=seconds, eval=final, source=source, data_id=d["data_id"])

@@ -21,7 +21,7 @@ import numpy as np
 from .. import profiles
 from ..models.zhou import canonical_bone_lengths
 from .backbone import BackboneConfig
-from .images import CachedImages, cache_path, eval_indices, pool_indices
+from .images import CachedImages, cache_path, eval_indices, pool_indices, wild_holdout
 from .images import data_id as images_data_id
 
 
@@ -29,7 +29,8 @@ from .images import data_id as images_data_id
 class ImageDataConfig:
     """``train_pool``: training images per split rendered once and reused (0: every image, rendered on
     the fly); ``n_eval_lab`` / ``n_eval_wild`` / ``n_eval_wild_2d``: evaluated lab-test, wild-test and
-    held-out 2D-only wild-training images (0: all); ``wild_in_crop``: score only wild-test samples whose
+    held-out 2D-only wild-training images (drawn from :func:`~posecore.recipes.images.wild_holdout`, which
+    no image network trains on; 0: all of them); ``wild_in_crop``: score only wild-test samples whose
     17 joints all lie inside the crop (a truncated body's missing joints cannot be read from the
     image; the paper's 3DHP test crops hold the whole body); ``data_seed``: the pools, the subsets and
     the renders (the same for every training seed)."""
@@ -68,8 +69,9 @@ def load(cfg: ImageDataConfig, backbone: BackboneConfig, dataset: str = "synth",
     """The four splits as PoseSets and ImageDatasets (at the backbone's resolution), the canonical
     skeleton (lab-training average bone lengths, BONES order, mm) and the evaluation subsets. With
     ``cfg.train_pool > 0`` the training images are a fixed pool per split, rendered once into a
-    :class:`CachedImages` (saved under the checkpoint folder, so a second chapter reuses it), and the
-    2D-only evaluation images of the wild training split are drawn from outside that pool (held out);
+    :class:`CachedImages` (saved under the checkpoint folder, so a second chapter reuses it); the
+    2D-only evaluation images of the wild training split come from its held-out images
+    (:func:`~posecore.recipes.images.wild_holdout`: outside every pool and the backbone's batches);
     the evaluation images of every split are cached likewise. With ``cfg.wild_in_crop`` the wild-test
     subset holds only samples with every joint inside the crop (``n_in_crop`` / ``n_wild_candidates``
     say how many of the candidates qualified). ``device``: where uncached images are rendered.
@@ -96,8 +98,7 @@ def load(cfg: ImageDataConfig, backbone: BackboneConfig, dataset: str = "synth",
               for s, p in sets.items()}
     canonical = canonical_bone_lengths(sets["train"].poses_3d).numpy()
     pools = {s: pool_indices(len(sets[s]), cfg.train_pool, cfg.data_seed, s) for s in ("train", "wild_train")}
-    n_w = len(sets["wild_train"])
-    outside = np.setdiff1d(np.arange(n_w), pools["wild_train"]) if cfg.train_pool > 0 else np.arange(n_w)
+    held = wild_holdout(len(sets["wild_train"]))           # never in a training pool (pool_indices)
     n_wt = len(sets["wild_test"]) if "wild_test" in sets else 0
     wild_ok = np.arange(n_wt)
     if cfg.wild_in_crop and n_wt:
@@ -107,7 +108,7 @@ def load(cfg: ImageDataConfig, backbone: BackboneConfig, dataset: str = "synth",
         wild_ok = np.flatnonzero(vis.all(1))
     idx = {"test": eval_indices(len(sets["test"]), cfg.n_eval_lab, cfg.data_seed),
            "wild_test": wild_ok[eval_indices(len(wild_ok), cfg.n_eval_wild, cfg.data_seed)],
-           "wild_train": outside[eval_indices(len(outside), cfg.n_eval_wild_2d, cfg.data_seed)]}
+           "wild_train": held[eval_indices(len(held), cfg.n_eval_wild_2d, cfg.data_seed)]}
     if "wild_test" not in sets:            # photos without a wild 3D test set: no wild-test split at all
         del idx["wild_test"]
     data_id = photo_data.data_id(ds, R) if photos is not None else images_data_id(sets, R, hidden)

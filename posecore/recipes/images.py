@@ -182,13 +182,29 @@ class MixedBatches:
         return batch
 
 
+# wild-training images that no image network trains on (the backbone, Zhou, Yang, FBI, Wang's image
+# network): the held-out 2D evaluation of every image chapter is drawn from them
+WILD_HOLDOUT = 2000
+
+
+def wild_holdout(n: int) -> np.ndarray:
+    """The held-out images of a wild training split of ``n`` images: ``min(WILD_HOLDOUT, n // 4)`` of
+    them, fixed (independent of every seed, so no training seed or pool ever reaches them), sorted."""
+    k = min(WILD_HOLDOUT, n // 4)
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    return np.sort(np.random.default_rng([5, 20261207]).choice(n, k, replace=False))
+
+
 def pool_indices(n: int, pool: int, seed: int, split: str) -> np.ndarray:
-    """The training images of a split when the training draws from a fixed pool of ``pool`` images
-    (sorted; all ``n`` when ``pool`` is 0 or >= n). Deterministic in (seed, split)."""
-    if not 0 < pool < n:
-        return np.arange(n)
+    """The training images of a split: a fixed pool of ``pool`` of them when the training draws from a
+    pool, else all (``pool`` 0 or too large), sorted. The wild training split's candidates exclude
+    :func:`wild_holdout`. Deterministic in (seed, split)."""
+    cand = np.setdiff1d(np.arange(n), wild_holdout(n)) if split == "wild_train" else np.arange(n)
+    if not 0 < pool < len(cand):
+        return cand
     salt = int.from_bytes(split.encode()[:8].ljust(8, b"\0"), "little")
-    return np.sort(np.random.default_rng([seed, salt, 977]).choice(n, pool, replace=False))
+    return np.sort(cand[np.random.default_rng([seed, salt, 977]).choice(len(cand), pool, replace=False)])
 
 
 def batch_depth_target(batch: dict) -> torch.Tensor:
