@@ -104,12 +104,29 @@ bcfg, cfg
 # domain), every image rendered afresh (new crop jitter and scene style at every step) and mirrored
 # with probability 1/2 with its left and right joints swapped, as in the hourglass code. What we
 # changed for CPU scale, and why, is in `posecore/recipes/backbone.py` and in the table of attempts
-# below. Besides PCKh@0.5, the **left/right diagnostic** is the predicted over the true distance
+# below. Besides PCKh@0.5, the **left/right diagnostics** are the predicted over the true distance
 # between the two joints of each left/right pair (hips, knees, ankles, shoulders, elbows, wrists): a
-# network that cannot tell left from right puts both joints of a pair on one spot and scores ~0.
+# network that cannot tell left from right puts both joints of a pair on one spot and scores ~0 --
+# and the share of those joints predicted nearer their partner's true position than their own (50 %:
+# a guess; 0 %: left told from right).
 #
-# Targets (issue "Image chapters that can test the papers", quick profile): lab PCKh@0.5 >= 90 %,
-# pair ratio >= 0.8, trained in <= 45 min on 2 cores.
+# **PCKh's head size.** MPII's PCKh@0.5 counts a joint as correct within half the *head size*, 0.6 x the
+# diagonal of the annotated head box. Since renderer VERSION 2 the book uses that convention on the
+# rendered head (the tight image box of the head and hair: `posecore.data.render.head_sizes`; about
+# 150 mm for an adult head, 0.64 x the joints' head size below). Before, the head size was 2 x the
+# distance from joint 9 to joint 10 (about 255 mm): a looser threshold. Both are printed once below
+# ("head box" is the one every chapter now reports; "joints" the old one).
+#
+# **Auxiliary facing loss (ours).** Whether a joint is the left or the right one of its pair depends on
+# whether the body faces the camera; the renders now show it (a face framed by hair, a print on the
+# shirt's front, shoes unlike the trousers: chapter 00's facing probe measures how well), and the
+# backbone's training adds a small loss that asks each stack's pooled features which way the body
+# faces (read from the 2D labels: the left shoulder and hip lie right of the right ones when it faces
+# the camera), weight `facing_weight` (0.01 at quick; 0 at full, the paper's recipe).
+#
+# Targets (quick profile, posecore-synth): lab PCKh@0.5 >= 90 % (head box), pair ratio >= 0.8, a joint
+# nearer its partner in <= 10 % of pairs, wild PCKh@0.5 >= 75 %; the shipped backbone is trained by
+# `make checkpoints` (up to 2 h on 2 cores), the book loads it.
 
 # %%
 t = time.perf_counter()
@@ -117,15 +134,18 @@ bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False
 hist = bb["history"]
 print(f"backbone ready in {time.perf_counter() - t:.0f} s (its training run took {bb['train_seconds']:.0f} s; "
       f"from {bb['source']})")
-table(["held-out images", "PCKh@0.5 %", "pair ratio (pred / true)", "target"],
-      [["lab test", bb["eval"]["lab"]["pckh"], bb["eval"]["lab"]["pair_ratio"], ">= 90 %, >= 0.8"]] +
-      [["wild test", bb["eval"]["wild"]["pckh"], bb["eval"]["wild"]["pair_ratio"], "-"] for _ in ["wild"] if "wild" in bb["eval"]],
-      digits=3)
+TARGETS = {"lab": ">= 90 %, >= 0.8, <= 10 %", "wild": ">= 75 %"}
+table(["held-out images", "PCKh@0.5 % (head box)", "PCKh@0.5 % (joints, before)", "pair ratio (pred / true)",
+       "nearer the partner %", "target"],
+      [[f"{k} test", e["pckh"], e.get("pckh_joints", "–"), e["pair_ratio"], e.get("partner_nearer", "–"), TARGETS[k]]
+       for k, e in bb["eval"].items()], digits=3)
 
 # %%
 ev = [h for h in hist if "lab_pckh" in h]
-table(["step", "lab PCKh@0.5 %", "lab pair ratio", "wild PCKh@0.5 %", "wild pair ratio"],
-      [[h["step"], h["lab_pckh"], h["lab_pair_ratio"], h.get("wild_pckh"), h.get("wild_pair_ratio")] for h in ev], digits=3)
+table(["step", "lab PCKh@0.5 %", "lab pair ratio", "lab nearer partner %", "wild PCKh@0.5 %", "wild pair ratio",
+       "facing loss (train)", "facing accuracy % (train batch)"],
+      [[h["step"], h["lab_pckh"], h["lab_pair_ratio"], h.get("lab_partner_nearer", "–"), h.get("wild_pckh"),
+        h.get("wild_pair_ratio"), h.get("facing", "–"), h.get("facing_acc", "–")] for h in ev], digits=3)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.2))
@@ -176,9 +196,12 @@ table(["held-out images", "pairs", "same peak %", "peak nearer the partner %", "
 # resolution, steps, bf16 autocast, a chest print as a front cue) are kept with the shipped weights'
 # provenance, in `posecore/weights/BACKBONE_NOTES.md`. In short: 32 x 32 heatmaps keep the two joints of a
 # pair apart early but the pair ratio falls again as the network trains; bf16 trains 6,000 steps in the
-# time fp32 takes for 3,000 at the same score; a front cue on the chest changed nothing within 3,000
-# steps. What is left to try: many more steps (a GPU: `profile=full`), or a loss that rewards telling the
-# two joints of a pair apart.
+# time fp32 takes for 3,000 at the same score; a front cue on the chest alone changed nothing within
+# 3,000 steps. The shipped backbone of renderer VERSION 1 (6,000 steps, no facing loss) reached lab
+# PCKh@0.5 76.2 % (joints' head size), pair ratio 0.09, wild 52.2 %; the one loaded above (renderer
+# VERSION 2: face, hair, shirt print, shoes; the facing loss; 8,000 steps; the wild 2D evaluation images
+# held out of its batches) is in the first table of this section, and the table of attempts is in
+# `BACKBONE_NOTES.md`.
 
 # %% [markdown]
 # ## Data and the canonical skeleton
@@ -376,8 +399,10 @@ gate = all(min(p) >= GATE_PCKH for p in pckh_all.values())
 gate_text = "gate: lab PCKh@0.5 >= 85 % (ours, min over seeds: " + ", ".join(f"{v} {min(p):.1f}" for v, p in pckh_all.items()) + ")"
 
 
-def claim(text, a, b, higher=False, extra=""):
-    chapter.claim(claims, text, a, b, higher=higher, extra=extra, gate=gate, gate_detail=gate_text, profile=profile)
+def claim(text, rows, a, b, higher=False, extra=""):
+    """``rows``: the two variants compared (their training steps after the backbone go into the verdict)."""
+    chapter.claim(claims, text, a, b, higher=higher, extra=extra, gate=gate, gate_detail=gate_text, profile=profile,
+                  steps={r: runs[r]["steps"] for r in rows}, seeds=seeds)
 
 
 def get(v, split, key, sub=None):
@@ -389,28 +414,28 @@ for split in SPLITS_3D:
     # the tables' conventions: lab MPJPE averaged over actions (Human3.6M), wild MPJPE over samples (3DHP)
     key = ("per_action", "Average") if split == "test" else ("mpjpe",)
     claim(f"adding 2D in-the-wild data lowers the 3D error (MPJPE{' averaged over actions' if split == 'test' else ''}, "
-          f"{split})", get("3D+2D/wo geo", split, *key), get("3D/wo geo", split, *key), extra=
+          f"{split})", ("3D+2D/wo geo", "3D/wo geo"), get("3D+2D/wo geo", split, *key), get("3D/wo geo", split, *key), extra=
           f"depth-only error {np.mean(get('3D/wo geo', split, 'mpjpe_gt2d')):.1f} -> "
           f"{np.mean(get('3D+2D/wo geo', split, 'mpjpe_gt2d')):.1f} mm, 2D-only error "
           f"{np.mean(get('3D/wo geo', split, 'mpjpe_gtdepth')):.1f} -> {np.mean(get('3D+2D/wo geo', split, 'mpjpe_gtdepth')):.1f} mm")
 if not chapter.skipped(d, "wild_test", "the wild-test claims"):
-    claim("adding 2D in-the-wild data raises the wild PCK@150 (paper: 31.5 -> 65.8)",
+    claim("adding 2D in-the-wild data raises the wild PCK@150 (paper: 31.5 -> 65.8)", ("3D+2D/wo geo", "3D/wo geo"),
           get("3D+2D/wo geo", "wild_test", "pck"), get("3D/wo geo", "wild_test", "pck"), higher=True)
     claim("the geometric loss improves left/right symmetry (3D, wild test, mean over limbs; paper lower arm 60.4 -> 50.7 mm)",
-          get("3D+2D/w geo", "wild_test", "symmetry_mm", "mean"), get("3D+2D/wo geo", "wild_test", "symmetry_mm", "mean"))
-claim("the geometric loss improves symmetry on 2D-only wild images (px, 256-normalised)",
+          ("3D+2D/w geo", "3D+2D/wo geo"), get("3D+2D/w geo", "wild_test", "symmetry_mm", "mean"), get("3D+2D/wo geo", "wild_test", "symmetry_mm", "mean"))
+claim("the geometric loss improves symmetry on 2D-only wild images (px, 256-normalised)", ("3D+2D/w geo", "3D+2D/wo geo"),
       get("3D+2D/w geo", "wild_train", "symmetry_px", "mean"), get("3D+2D/wo geo", "wild_train", "symmetry_px", "mean"))
 if WILD_TEST:
     claim("the geometric loss improves in-the-wild accuracy (PCK@150 on the wild test; paper 65.8 -> 69.2)",
-          get("3D+2D/w geo", "wild_test", "pck"), get("3D+2D/wo geo", "wild_test", "pck"), higher=True)
-claim("the geometric loss lowers the lab MPJPE (averaged over actions; paper 65.69 -> 64.90)",
+          ("3D+2D/w geo", "3D+2D/wo geo"), get("3D+2D/w geo", "wild_test", "pck"), get("3D+2D/wo geo", "wild_test", "pck"), higher=True)
+claim("the geometric loss lowers the lab MPJPE (averaged over actions; paper 65.69 -> 64.90)", ("3D+2D/w geo", "3D+2D/wo geo"),
       get("3D+2D/w geo", "test", "per_action", "Average"), get("3D+2D/wo geo", "test", "per_action", "Average"))
 claim("the geometric loss helps without 2D data too (lab MPJPE averaged over actions; paper 82.44 -> 80.98)",
-      get("3D/w geo", "test", "per_action", "Average"), get("3D/wo geo", "test", "per_action", "Average"))
+      ("3D/w geo", "3D/wo geo"), get("3D/w geo", "test", "per_action", "Average"), get("3D/wo geo", "test", "per_action", "Average"))
 if WILD_TEST:
-    claim("... and in the wild (PCK@150; paper 3DHP 31.5 -> 37.7)",
+    claim("... and in the wild (PCK@150; paper 3DHP 31.5 -> 37.7)", ("3D/w geo", "3D/wo geo"),
           get("3D/w geo", "wild_test", "pck"), get("3D/wo geo", "wild_test", "pck"), higher=True)
-claim("the geometric loss improves the 2D too (lab PCKh@0.5; paper Table 2: 90.93 -> 91.62)",
+claim("the geometric loss improves the 2D too (lab PCKh@0.5; paper Table 2: 90.93 -> 91.62)", ("3D+2D/w geo", "3D+2D/wo geo"),
       get("3D+2D/w geo", "test", "pckh"), get("3D+2D/wo geo", "test", "pckh"), higher=True)
 # Table 2's "adding 2D data does not change PCKh much" (90.01 vs 90.93): a difference within the seed
 # spread, or within the paper's own 0.9 points when the spread is smaller, counts as no change
@@ -419,10 +444,11 @@ allowed = max(same["spread"], 0.92)
 check_claim(claims, "adding 2D in-the-wild data changes the lab PCKh by no more than the paper's 0.9 points "
             "(Table 2: 90.01 vs 90.93)", abs(same["diff"]) <= allowed,
             f"{same['text']}; |difference| {abs(same['diff']):.2f} vs allowed {allowed:.2f} (the larger of the seed "
-            f"spread and the paper's 0.92)", profile=profile, gate=gate, gate_detail=gate_text)
+            f"spread and the paper's 0.92)", profile=profile, gate=gate, gate_detail=gate_text,
+            steps={r: runs[r]["steps"] for r in ("3D+2D/wo geo", "3D/wo geo")}, seeds=seeds)
 if WILD_TEST:
     claim("the geometric loss lowers the wild-test MPJPE (ours only: the paper could not measure it)",
-          get("3D+2D/w geo", "wild_test", "mpjpe"), get("3D+2D/wo geo", "wild_test", "mpjpe"))
+          ("3D+2D/w geo", "3D+2D/wo geo"), get("3D+2D/w geo", "wild_test", "mpjpe"), get("3D+2D/wo geo", "wild_test", "mpjpe"))
 n_ok = sum(c["reproduced"] for c in claims)
 print(f"\n{n_ok} of {len(claims)} claims reproduced at profile '{profile}' with {len(seeds)} seed(s)"
       + ("" if gate else f"; none judged ({gate_text})"))
@@ -433,10 +459,14 @@ print(f"\n{n_ok} of {len(claims)} claims reproduced at profile '{profile}' with 
 # %%
 z = "3D+2D/w geo"
 z_lab, z_wild = np.mean(get(z, "test", "per_action", "Average")), np.mean(get(z, "wild_test", "pck")) if WILD_TEST else None
+lab_e, wild_e = bb["eval"]["lab"], bb["eval"].get("wild")
 table(["target", "value", "met"],
-      [["backbone lab PCKh@0.5 >= 90 %", bb["eval"]["lab"]["pckh"], bb["eval"]["lab"]["pckh"] >= 90],
-       ["backbone pair ratio >= 0.8", bb["eval"]["lab"]["pair_ratio"], bb["eval"]["lab"]["pair_ratio"] >= 0.8],
-       ["backbone trained in <= 45 min", bb["train_seconds"] / 60, bb["train_seconds"] <= 45 * 60],
+      [["backbone lab PCKh@0.5 >= 90 % (head box)", lab_e["pckh"], lab_e["pckh"] >= 90],
+       ["backbone pair ratio >= 0.8", lab_e["pair_ratio"], lab_e["pair_ratio"] >= 0.8],
+       ["backbone: a joint nearer its partner in <= 10 % of pairs", lab_e["partner_nearer"], lab_e["partner_nearer"] <= 10],
+       ["backbone wild PCKh@0.5 >= 75 % (head box)", wild_e["pckh"] if wild_e else "–",
+        wild_e["pckh"] >= 75 if wild_e else "skipped: no wild 3D test set"],
+       ["backbone trained in <= 120 min (make checkpoints)", bb["train_seconds"] / 60, bb["train_seconds"] <= 120 * 60],
        [f"{z} lab MPJPE <= 110 mm (mean over actions and seeds)", z_lab, z_lab <= 110],
        [f"{z} wild PCK@150 >= 40 % (mean over seeds)", z_wild, z_wild >= 40 if WILD_TEST else "skipped: no wild 3D test set"]],
       digits=2)
@@ -473,17 +503,22 @@ for k in bb["eval"]:                               # lab, and wild with a wild 3
     recs.append(results.record("pckh@0.5", bb["eval"][k]["pckh"], "%", split=f"{k}_test", variant="2D backbone", **common))
     recs.append(results.record("pair_ratio", bb["eval"][k]["pair_ratio"], "ratio", split=f"{k}_test",
                                variant="2D backbone", **common))
+    recs.append(results.record("pckh@0.5_joints", bb["eval"][k]["pckh_joints"], "%", split=f"{k}_test",
+                               variant="2D backbone", head_size="2 x joint 9-10 (before renderer VERSION 2)", **common))
+    recs.append(results.record("partner_nearer", bb["eval"][k]["partner_nearer"], "%", split=f"{k}_test",
+                               variant="2D backbone", **common))
 recs.append(results.record("train_seconds", bb["train_seconds"], "s", split="lab_train+wild_train", variant="2D backbone", **common))
 for v, r in runs.items():
     for a, e in r["test"]["per_action"].items():
         if a != "Average":
             recs.append(results.record("mpjpe", e, "mm", split="test", variant=v, action=a, seed=seeds[0], **common))
     recs.append(seeded("mpjpe", get(v, "test", "per_action", "Average"), "mm", split="test", variant=v, action="Average",
-                       paper_value=PAPER_T1[v]))
-    recs.append(seeded("pckh@0.5", get(v, "test", "pckh"), "%", split="test", variant=v, paper_value=PAPER_T2[v]))
+                       paper_value=PAPER_T1[v], steps=r["steps"]))
+    recs.append(seeded("pckh@0.5", get(v, "test", "pckh"), "%", split="test", variant=v, paper_value=PAPER_T2[v],
+                       steps=r["steps"]))
     if WILD_TEST:
         recs.append(seeded("pck@150", get(v, "wild_test", "pck"), "%", split="wild_test", variant=v, scene="ALL",
-                           paper_value=PAPER_T3_PCK[v]))
+                           paper_value=PAPER_T3_PCK[v], steps=r["steps"]))
         recs.append(seeded("auc", get(v, "wild_test", "auc"), "%", split="wild_test", variant=v, scene="ALL",
                            paper_value=PAPER_T3_AUC[v]))
         recs.append(seeded("mpjpe", get(v, "wild_test", "mpjpe"), "mm", split="wild_test", variant=v))

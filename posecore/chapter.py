@@ -166,15 +166,18 @@ def seeded(metric: str, values, unit: str, common: dict, *, skip_nonfinite: bool
 
 
 def claim(claims: list, text: str, a, b, *, higher: bool = False, gate: bool = True, gate_detail: str = "",
-          profile: str | None = None, min_spread: float = 0.0, label: str = "", extra: str = "") -> None:
+          profile: str | None = None, min_spread: float = 0.0, label: str = "", extra: str = "",
+          steps: dict | None = None, seeds=None, unequal_steps: str = "") -> None:
     """A paper's claim "``a`` is better than ``b``" judged by the verdict rule: the seeds' values ``a``
     and ``b`` compared by :func:`posecore.evaluate.seed_comparison` (a difference counts only beyond
     the seed-to-seed spread, or ``min_spread`` with fewer than two seeds; ``higher``: higher is better)
     and recorded by :func:`posecore.evaluate.check_claim` -- "cannot judge" when ``gate`` is False.
-    ``label`` goes before the comparison's text, ``extra`` after it."""
+    ``label`` goes before the comparison's text, ``extra`` after it; ``steps`` ({row: total training
+    steps}), ``seeds`` and ``unequal_steps`` as :func:`~posecore.evaluate.check_claim`."""
     cmp = seed_comparison(list(a), list(b), lower_is_better=not higher, min_spread=min_spread)
     detail = "; ".join(x for x in (f"{label}: {cmp['text']}" if label else cmp["text"], extra) if x)
-    check_claim(claims, text, cmp["better"], detail, profile=profile, gate=gate, gate_detail=gate_detail)
+    check_claim(claims, text, cmp["better"], detail, profile=profile, gate=gate, gate_detail=gate_detail,
+                steps=steps, seeds=seeds, unequal_steps=unequal_steps)
 
 
 def show_predictions(images, index, joints_2d, ev: dict, which=("best", "worst"), label: str = "prediction",

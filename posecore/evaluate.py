@@ -122,10 +122,13 @@ def gt_depth_norm(pred: dict) -> np.ndarray:
 
 
 def evaluate_images(pred: dict, canonical_bone_sum: float, actions=None, scale: str = "canonical") -> dict:
-    """Metrics of an image network's predictions (:func:`posecore.recipes.images.predict`). Always: ``pckh`` (2D PCKh@0.5 %, head size from
-    MPII's head boxes where the data has them -- ``pred['head_size']``, MPII photos -- else from the
-    ground-truth neck-head distance; ``pckh_head`` names which) and ``symmetry_px`` (Table 4 in 256-normalised px of the
-    predicted (2D, depth) pose). With 3D labels: ``pred_3d`` (root-relative mm, the bone-sum scaled
+    """Metrics of an image network's predictions (:func:`posecore.recipes.images.predict`). Always: ``pckh``
+    (2D PCKh@0.5 %, MPII's convention where ``pred['head_size']`` exists: 0.6 x a head box's diagonal --
+    the rendered head's for renders, MPII's annotated box for its photos -- else 2 x the ground-truth
+    neck-head distance; ``pckh_head`` names which) and ``symmetry_px`` (Table 4 in 256-normalised px of the
+    predicted (2D, depth) pose); ``pckh_joints`` (PCKh with the joints' head size, the convention before
+    renderer VERSION 2), ``partner_nearer`` (:func:`posecore.metrics.partner_nearer`) and, where ``pred``
+    has ``soft_2d``, ``pckh_soft`` (the soft-argmax 2D's PCKh). With 3D labels: ``pred_3d`` (root-relative mm, the bone-sum scaled
     pose), ``errors`` (N,) MPJPE mm, ``mpjpe``, ``per_action`` (if ``actions``), ``pck`` / ``auc`` (3DHP,
     all samples) and ``pck_scene`` / ``auc_scene`` per scene kind, ``symmetry_mm``, and the diagnostics
     ``mpjpe_gt2d`` (ground-truth 2D + predicted depth) and ``mpjpe_gtdepth`` (predicted 2D + ground-truth
@@ -138,11 +141,16 @@ def evaluate_images(pred: dict, canonical_bone_sum: float, actions=None, scale: 
     R = pred["resolution"]
     gt2, p2, vis = pred["gt_2d"], pred["joints_2d"], pred["visible"]
     boxes = pred.get("head_size") is not None
-    head = np.asarray(pred["head_size"] if boxes else metrics.head_size_from_joints(gt2), np.float64)
-    ok = head > 0
+    joints = np.asarray(metrics.head_size_from_joints(gt2), np.float64)
+    head = np.asarray(pred["head_size"], np.float64) if boxes else joints
+    ok, okj = head > 0, joints > 0
     out = {"pckh": float(metrics.pckh(p2[ok], gt2[ok], head[ok], visible=vis[ok])),
-           "pckh_head": "MPII head box" if boxes else "neck-head joints",
-           "pair_ratio": metrics.paired_joint_ratio(p2, gt2, vis)}
+           "pckh_head": "head box" if boxes else "neck-head joints",
+           "pckh_joints": float(metrics.pckh(p2[okj], gt2[okj], joints[okj], visible=vis[okj])),
+           "pair_ratio": metrics.paired_joint_ratio(p2, gt2, vis),
+           "partner_nearer": metrics.partner_nearer(p2, gt2, vis)}
+    if pred.get("soft_2d") is not None:
+        out["pckh_soft"] = float(metrics.pckh(np.asarray(pred["soft_2d"])[ok], gt2[ok], head[ok], visible=vis[ok]))
     px_pose = np.concatenate([p2 - p2[:, ROOT:ROOT + 1], (pred["depth"] - pred["depth"][:, :1])[..., None] * R / 2], -1)
     out["symmetry_px"] = metrics.symmetry_error(px_pose * (256.0 / R))
     has = pred["has_3d"]
@@ -334,20 +342,47 @@ def seed_comparison(a, b, lower_is_better: bool = True, min_spread: float = 0.0)
                 better=better, text=text)
 
 
+def compared_text(steps: dict, seeds=None) -> str:
+    """'compares A (600 steps) vs B (600 steps); seeds [0, 1]' for a claim's rows and seeds."""
+    rows = " vs ".join(f"{k} ({v:,} steps)" if v is not None else k for k, v in steps.items())
+    return f"compares {rows}" + (f"; seeds {list(seeds)}" if seeds is not None else "")
+
+
 def check_claim(claims: list, text: str, ok: bool, detail: str = "", *, profile: str | None = None,
-                gate: bool = True, gate_detail: str = "") -> None:
+                gate: bool = True, gate_detail: str = "", steps: dict | None = None, seeds=None,
+                unequal_steps: str = "") -> None:
     """The one verdict of the book. Appends (to ``claims``) and prints dict(claim, verdict, reproduced,
     judged, detail); returns nothing, so a notebook cell ending with it shows no stray value:
     'reproduced' / 'not reproduced' from ``ok``, or 'cannot judge: the model does not work yet' when
     ``gate`` is False (the compared models failed their sanity gate, named in ``gate_detail``). In the
-    smoke profile the verdict carries a caveat: a few training steps say nothing about the method."""
+    smoke profile the verdict carries a caveat: a few training steps say nothing about the method.
+
+    ``steps``: {row compared: its total training steps} and ``seeds``: the seeds behind each side;
+    both are printed with the verdict and kept in its record (``steps``, ``seeds``), with the gate.
+    Compared rows must have trained equally long (a gain could otherwise be more training): unequal
+    ``steps`` raise ValueError unless ``unequal_steps`` says why the comparison is still the paper's."""
+    if steps:
+        known = {v for v in steps.values() if v is not None}
+        if len(known) > 1 and not unequal_steps:
+            raise ValueError(f"check_claim: {text!r} compares rows of unequal total steps {steps}: compare "
+                             "equally trained rows, or say why in unequal_steps")
     judged = bool(gate)
     verdict = (REPRODUCED if ok else NOT_REPRODUCED) if judged else CANNOT_JUDGE
-    note = detail if judged else "; ".join(x for x in (gate_detail, detail) if x)
+    parts = [gate_detail] if not judged else []
+    parts.append(detail)
+    if steps:
+        parts.append(compared_text(steps, seeds) + (f" ({unequal_steps})" if unequal_steps else ""))
+    if judged and gate_detail:
+        parts.append(gate_detail)
+    note = "; ".join(x for x in parts if x)
     if profile == "smoke":
         note = f"{note} [{SMOKE_CAVEAT}]" if note else f"[{SMOKE_CAVEAT}]"
     anchor = claim_anchor(text, [c.get("anchor") for c in claims])
     c = dict(claim=text, verdict=verdict, reproduced=verdict == REPRODUCED, judged=judged, detail=note, anchor=anchor)
+    if steps:
+        c["steps"] = {k: (None if v is None else int(v)) for k, v in steps.items()}
+    if seeds is not None:
+        c["seeds"] = [int(x) for x in seeds]
     claims.append(c)
     _html_anchor(anchor)
     print(f"[{verdict}] {text}\n    {note}")
@@ -376,11 +411,13 @@ def _html_anchor(anchor: str) -> None:
 
 
 def claim_records(claims: list, dataset: str, profile: str, split: str = "-") -> list[dict]:
-    """Result records (metric 'claim', value 1.0 if reproduced) of :func:`check_claim` verdicts."""
+    """Result records (metric 'claim', value 1.0 if reproduced) of :func:`check_claim` verdicts (with
+    the compared rows' ``steps`` and the ``seeds`` where the claim named them)."""
     from . import results
     return [results.record("claim", float(c["reproduced"]), "bool", dataset, profile, c.get("split", split),
                            claim=c["claim"], verdict=c["verdict"], detail=c["detail"],
-                           anchor=c.get("anchor") or claim_anchor(c["claim"])) for c in claims]
+                           anchor=c.get("anchor") or claim_anchor(c["claim"]),
+                           **{k: c[k] for k in ("steps", "seeds") if k in c}) for c in claims]
 
 
 # the paper each chapter reproduces (chapter 10's scoreboard)

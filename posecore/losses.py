@@ -54,6 +54,26 @@ def heatmap_loss(pred, target: torch.Tensor, visible: torch.Tensor | None = None
     return total
 
 
+def pair_overlap_loss(pred, joints_heatmap: torch.Tensor, visible: torch.Tensor, min_dist: float = 3.0) -> torch.Tensor:
+    """A left/right repulsion (ours, the shared backbone's training): for every left/right pair whose two
+    joints are visible and at least ``min_dist`` heatmap px apart, the mean over the map of the product
+    of the two predicted maps (negative values clipped). The same two-peaked map on both joints of a
+    pair -- the answer of a network that has not learnt which is left -- overlaps itself; maps that
+    each commit to one joint do not. ``pred``: (B, J, h, w) or a list per stack; ``joints_heatmap``
+    (B, J, 2) heatmap px; ``visible`` (B, J) bool. Returns the sum over stacks of the mean over the
+    kept pairs (0 when none is kept)."""
+    from .skeleton import LEFT_JOINTS, RIGHT_JOINTS
+    preds = list(pred) if isinstance(pred, (list, tuple)) else [pred]
+    L, R = list(LEFT_JOINTS), list(RIGHT_JOINTS)
+    vis = torch.as_tensor(visible, device=joints_heatmap.device).bool()
+    keep = vis[:, L] & vis[:, R] & ((joints_heatmap[:, L] - joints_heatmap[:, R]).norm(dim=-1) >= min_dist)  # (B, 6)
+    total = 0.0
+    for p in preds:
+        overlap = (p[:, L].float().clamp_min(0) * p[:, R].float().clamp_min(0)).mean((-2, -1))  # (B, 6)
+        total = total + (overlap * keep).sum() / keep.sum().clamp_min(1)
+    return total
+
+
 def depth_loss(pred: torch.Tensor, target: torch.Tensor, has_3d: torch.Tensor) -> torch.Tensor:
     """``pred``, ``target`` (B, J) normalised depths; ``has_3d`` (B,) bool. Sum over the labelled
     samples of the mean squared error over joints, divided by B (the official normalisation); 0 when

@@ -183,3 +183,87 @@ def test_bf16_backbone_trains_in_bf16_and_is_keyed_by_precision(tmp_path, monkey
     assert backbone.checkpoint(dataclasses.replace(cfg, precision="fp32"), "fake")[0] != path
     with pytest.raises(ValueError, match="precision"):
         tiny_cfg(precision="fp16")
+
+
+# --- held-out wild images, the facing loss, the left/right diagnostics (renderer VERSION 2) -------------
+class _Recording:
+    """An ImageDataset stand-in that records every index it is asked to render."""
+
+    def __init__(self, n, has_3d):
+        self.inner, self.seen = RandomImages(n, has_3d, 32), set()
+
+    def __len__(self):
+        return len(self.inner)
+
+    def get_batch(self, idx):
+        self.seen.update(int(i) for i in idx)
+        return self.inner.get_batch(idx)
+
+
+def test_the_backbone_never_sees_a_held_out_wild_image():
+    from posecore.recipes.images import wild_holdout
+    lab, wild = _Recording(40, True), _Recording(80, False)
+    fb = backbone.FreshBatches(lab, wild, batch_size=16, wild_fraction=0.5, flip=True, seed=3)
+    for step in range(60):
+        fb(step)
+    held = set(wild_holdout(80).tolist())
+    assert len(held) == 20                                   # a quarter of a small split
+    assert wild.seen and not (wild.seen & held)
+    assert len(lab.seen) > 30                                # the lab split is drawn from whole
+
+
+def test_the_image_chapters_held_out_wild_images_are_outside_every_pool():
+    from posecore.recipes.images import WILD_HOLDOUT, pool_indices, wild_holdout
+    n = 7512
+    held = wild_holdout(n)
+    assert len(held) == min(WILD_HOLDOUT, n // 4) == 1878 and np.array_equal(held, np.sort(held))
+    assert np.array_equal(held, wild_holdout(n))             # fixed: no seed reaches it
+    for pool, seed in ((0, 0), (1200, 0), (1200, 5), (24, 1)):
+        p = pool_indices(n, pool, seed, "wild_train")
+        assert not np.intersect1d(p, held).size
+        assert len(p) == (pool or n - len(held))
+    assert len(pool_indices(100, 0, 0, "train")) == 100      # the lab split keeps every image
+
+
+def test_facing_target_reads_the_2d_labels_and_survives_a_flip():
+    from posecore.models.hourglass import FacingHead, facing_target
+    j = torch.zeros(2, 17, 2)
+    j[:, :, 0] = 16.0
+    j[0, [4, 11], 0], j[0, [1, 14], 0] = 20.0, 12.0          # sample 0: left joints right of the right ones
+    j[1, [4, 11], 0], j[1, [1, 14], 0] = 12.0, 20.0          # sample 1: seen from behind
+    vis = torch.ones(2, 17, dtype=torch.bool)
+    t, w = facing_target(j, vis, 32)
+    assert t.tolist() == [1.0, 0.0] and w.tolist() == [1.0, 1.0]      # |d| = 16 px >= 0.1 x 32
+    flipped = j[:, list(FLIP_PERMUTATION)].clone()
+    flipped[..., 0] = 31 - flipped[..., 0]
+    assert facing_target(flipped, vis, 32)[0].tolist() == [1.0, 0.0]
+    vis[1, 14] = False
+    assert facing_target(j, vis, 32)[1].tolist() == [1.0, 0.0]         # a hidden shoulder: no answer
+    head = FacingHead(16, 2)
+    logits = head([torch.randn(3, 16, 8, 8), torch.randn(3, 16, 8, 8)])
+    assert len(logits) == 2 and logits[0].shape == (3,)
+
+
+def test_training_with_the_facing_loss_logs_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSECORE_CHECKPOINTS", str(tmp_path))
+    cfg = tiny_cfg(steps=4, eval_every=4, facing_weight=0.01)
+    lab, wild = RandomImages(20, True, 32), RandomImages(20, False, 32)
+    ev = {"lab": lab.get_batch(list(range(8)))}
+    net, hist = backbone.train_backbone(cfg, lab, wild, ev, data_id="fake", progress=False)
+    assert all(np.isfinite(h["facing"]) for h in hist if "facing" in h) and any("facing" in h for h in hist)
+    assert "facing." not in " ".join(net.state_dict())      # the facing head is not part of the backbone
+    assert backbone.checkpoint(cfg, "fake")[0] != backbone.checkpoint(tiny_cfg(steps=4, eval_every=4), "fake")[0]
+    with pytest.raises(ValueError, match="facing_weight"):
+        tiny_cfg(facing_weight=-1.0)
+
+
+def test_partner_nearer_hand_worked():
+    g = np.zeros((1, 17, 2))
+    g[:, list(LEFT_JOINTS), 0], g[:, list(RIGHT_JOINTS), 0] = 2.0, -2.0
+    assert metrics.partner_nearer(g, g) == 0.0
+    assert metrics.partner_nearer(g[:, list(FLIP_PERMUTATION)], g) == 100.0      # every pair swapped
+    half = g.copy()
+    half[:, list(LEFT_JOINTS), 0] = -1.9                                       # the left joints at the right ones
+    assert metrics.partner_nearer(half, g) == pytest.approx(50.0)
+    ev = backbone.evaluate_2d(g, g, np.ones((1, 17), bool), head_size=np.array([1.0]))
+    assert ev["pckh"] == 100.0 and ev["partner_nearer"] == 0.0 and "pckh_joints" in ev

@@ -1,7 +1,9 @@
-"""The FBI paper's training (posecore.recipes.fbi): rows and configuration, FBI labels of mixed
-batches (lab from 3D, wild from the hidden 3D), the FBI branch trains, is seeded and loads from its
-checkpoint, the refiner fixes alpha after the warm-up and saves it, row inputs, and the exported
-pipeline (round trip and bad input)."""
+"""The FBI paper's training (posecore.recipes.fbi): rows and configuration, the rows' training steps
+(equal for the equal-steps comparisons), FBI labels of mixed batches (lab from 3D, wild from the
+hidden 3D), the FBI branch trains, is seeded and loads from its checkpoint, the refiner's images lie
+outside the branches' training pool, the refiner fixes alpha after the warm-up and saves it, row
+inputs, the permutation test of the hard-actions claim, and the exported pipeline (round trip and
+bad input)."""
 import dataclasses
 
 import numpy as np
@@ -13,7 +15,7 @@ from posecore.data.fixtures import RandomImages
 from posecore.models import fbi as fbi_model
 from posecore.models.zhou import ZhouNet
 from posecore.recipes import backbone, fbi, yang
-from posecore.recipes.images import MixedBatches
+from posecore.recipes.images import MixedBatches, pool_indices
 
 
 def tiny(**kw):
@@ -25,7 +27,10 @@ def test_rows_and_config():
     assert [n for n, x in r.items() if x.paper] == ["Base", "Final"]
     assert r["Base"].parts == ("2d",) and not r["Base"].weighted
     assert r["Final"].parts == ("2d", "depth", "fbi") and r["Final"].weighted and r["Final"].coarse == "adversarial"
-    assert r["w/o adversarial"].coarse == "supervised" and r["oracle FBI"].fbi == "truth"
+    assert r["w/o adversarial"].coarse == "control" and r["oracle FBI"].fbi == "truth"
+    assert fbi.EXPLICIT["control"] == "Baseline + stage-3 steps (no D)" and fbi.EXPLICIT["adversarial"] == "Full"
+    assert {x.coarse for x in r.values()} <= set(fbi.EXPLICIT) | {"truth"}
+    assert set(fbi.EXPLICIT.values()) <= set(yang.VARIANTS)
     assert not r["L2 loss"].weighted and r["L2 loss"].parts == r["Final"].parts
     assert {x.tau for x in r.values()} == {5.0, 10.0, 20.0}
     full = fbi.config("full")
@@ -34,6 +39,23 @@ def test_rows_and_config():
     for bad in (dict(optimizer="sgd"), dict(warmup=1.0), dict(eps=-1.0), dict(batch_size=1)):
         with pytest.raises(ValueError, match="FBIConfig"):
             fbi.config("smoke", **bad)
+
+
+def test_row_steps_equal_where_the_claims_need_them():
+    ycfg, cfg = yang.config("quick"), fbi.config("quick")
+    st = {r: fbi.row_steps(r, ycfg, cfg) for r in fbi.VARIANTS}
+    gen = ycfg.stage2_steps + ycfg.adv_steps
+    assert st["Final"] == dict(explicit=gen, fbi=cfg.fbi_steps, refiner=cfg.refiner_steps,
+                               total=gen + cfg.fbi_steps + cfg.refiner_steps)
+    # the adversarial comparison at equal steps: the control trains the adversarial stage's steps without D
+    for r in ("w/o adversarial", "L2 loss", "w/o coarse 3D", "Final, FBI branch with wild labels",
+              "Final, L1 as written (no cap)"):
+        assert st[r]["total"] == st["Final"]["total"], r
+    # the supervised Baseline alone would not be: it lacks the adversarial stage's steps
+    assert yang.total_steps(yang.VARIANTS["Baseline"], ycfg) == ycfg.stage2_steps < gen
+    assert st["Base"]["fbi"] == st["w/o FBI"]["fbi"] == st["oracle FBI"]["fbi"] == 0
+    assert st["true 2D"] == st["true 2D + true FBI"] == dict(explicit=0, fbi=0, refiner=cfg.refiner_steps,
+                                                              total=cfg.refiner_steps)
 
 
 def test_batch_labels_lab_from_3d_wild_from_hidden():
@@ -77,6 +99,55 @@ def test_fbi_branch_trains_is_seeded_and_loads(tmp_path, monkeypatch):
     assert len(list((tmp_path / "checkpoints").glob("fbi-branch-*.pt"))) == 3
 
 
+def test_refiner_images_lie_outside_the_branch_pool(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSECORE_CACHE", str(tmp_path))
+    n, pool, data_seed = 200, 60, 3
+    lab = RandomImages(n, True, 16)
+    d = {"images": {"train": lab}, "sets": {"train": np.arange(n)}, "data_id": "toy",
+         "pools": {"train": pool_indices(n, pool, data_seed, "train")}}
+    images, idx, disjoint = fbi.refine_images(d, 50, data_seed)
+    # the pool the explicit and FBI branches draw from (MixedBatches with pool_seed = the data seed)
+    branch = MixedBatches(lab, None, 4, 0.0, seed=7, pool=pool, pool_seed=data_seed)
+    assert disjoint and len(idx) == 50 and len(np.unique(idx)) == 50
+    assert np.intersect1d(idx, branch.lab_pool).size == 0 and np.array_equal(branch.lab_pool, d["pools"]["train"])
+    seen = np.concatenate([np.asarray(branch(k)["index"]) for k in range(50)])
+    assert np.intersect1d(idx, seen).size == 0
+    got = images.get_batch(idx[:3])                    # the cached renders of those images (8-bit)
+    assert np.array_equal(np.asarray(got["index"]), idx[:3])
+    assert torch.allclose(got["image"], lab.get_batch(idx[:3])["image"], atol=1 / 255)
+    # fixed by the data seed (the same images for every training seed); all of the rest with n = 0
+    assert np.array_equal(fbi.refine_images(d, 50, data_seed)[1], idx)
+    rest, ok = fbi.refiner_indices(n, 0, d["pools"]["train"], data_seed)
+    assert ok and len(rest) == n - pool and np.intersect1d(rest, d["pools"]["train"]).size == 0
+    # a pool of the whole split (train_pool 0, 'full') leaves nothing out: overlap, and it says so
+    whole, ok = fbi.refiner_indices(n, 50, pool_indices(n, 0, data_seed, "train"), data_seed)
+    assert not ok and len(whole) == 50
+
+
+def test_permutation_correlation():
+    x = np.arange(8.0)
+    up = fbi.permutation_correlation(x, 2 * x + 1)
+    assert up["exact"] and up["permutations"] == 40320 and up["r"] == pytest.approx(1.0)
+    assert up["p"] == pytest.approx(1 / 40320)
+    assert fbi.permutation_correlation(x, -x)["p"] == pytest.approx(1.0)
+    g = np.random.default_rng(0)
+    big = fbi.permutation_correlation(np.arange(12.0), np.arange(12.0) + g.normal(size=12), n_perm=2000)
+    assert not big["exact"] and big["permutations"] == 2000 and big["p"] == pytest.approx(1 / 2001)
+    for bad in ((x[:2], x[:2]), (x, np.ones(8)), (x, np.r_[x[:7], np.nan])):
+        assert np.isnan(fbi.permutation_correlation(*bad)["p"])
+    with pytest.raises(ValueError, match="permutation_correlation"):
+        fbi.permutation_correlation(x, x[:5])
+    # regression to the mean: with no effect of the loss at all, the gain correlates with the L2 run's own
+    # error, not with a difficulty from an independent run
+    naive, indep = [], []
+    for _ in range(200):
+        hard = g.normal(60, 3, 8)
+        l2, final, base = (hard + g.normal(0, 3, 8) for _ in range(3))
+        naive.append(fbi.permutation_correlation(l2, l2 - final)["r"])
+        indep.append(fbi.permutation_correlation(base, l2 - final)["r"])
+    assert np.mean(naive) > 0.3 and abs(np.mean(indep)) < 0.1
+
+
 def test_refiner_fixes_alpha_after_warmup_and_saves_it(tmp_path, monkeypatch):
     monkeypatch.setenv("POSECORE_CACHE", str(tmp_path))
     g = np.random.default_rng(0)
@@ -105,7 +176,7 @@ def _outs(n=5, R=32, seed=0):
     p3 -= p3[:, :1]
     return {"resolution": R, "gt_2d": g.uniform(0, R, (n, 17, 2)), "gt_depth": g.normal(size=(n, 17)), "gt_3d": p3,
             "explicit": {k: {"joints_2d": g.uniform(0, R, (n, 17, 2)), "depth": g.normal(size=(n, 17))}
-                         for k in ("adversarial", "supervised")},
+                         for k in ("adversarial", "control")},
             "fbi": {k: g.dirichlet(np.ones(3), (n, 14)) for k in ("predicted", "wild")},
             "fbi_true": {t: fbi_model.fbi_labels(p3, t) for t in (5.0, 10.0, 20.0)}}
 
@@ -117,7 +188,7 @@ def test_row_inputs():
     assert x.shape == (5, 93)
     assert np.allclose(x[:, :34], (2 * o["explicit"]["adversarial"]["joints_2d"] / R - 1).reshape(5, -1))
     assert np.allclose(x[:, 51:], o["fbi"]["predicted"].reshape(5, -1))
-    assert np.allclose(fbi.variant_input(fbi.VARIANTS["w/o adversarial"], o)[:, 34:51], o["explicit"]["supervised"]["depth"])
+    assert np.allclose(fbi.variant_input(fbi.VARIANTS["w/o adversarial"], o)[:, 34:51], o["explicit"]["control"]["depth"])
     oracle = fbi.variant_input(fbi.VARIANTS["oracle FBI"], o)[:, 51:].reshape(5, 14, 3)
     assert (oracle.argmax(-1) == o["fbi_true"][10.0]).all() and set(np.unique(oracle)) <= {0.0, 1.0}
     t5 = fbi.variant_input(fbi.VARIANTS["true 2D + true FBI (tau 5)"], o)

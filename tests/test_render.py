@@ -206,3 +206,85 @@ def test_crop_jitter_and_truncation():
     tr = crop_from_pose(p2, truncate=np.ones(50, bool), rng=np.random.default_rng(1))
     shift = np.linalg.norm((tr[:, :2] - base[:, :2]), axis=1) / base[:, 2]
     assert np.all((shift >= 0.25 - 1e-9) & (shift <= 0.45 + 1e-9))
+
+
+# --- renderer VERSION 2: facing cues, head boxes -----------------------------------------------------
+def _frontal(n=2, yaw_back=False):
+    from posecore.camera import project
+    from posecore.data.render import crop_from_pose, crop_intrinsics, demo_poses
+    P = demo_poses(n, seed=0, variation=0.0)                     # frontal T-poses facing the camera
+    if yaw_back:                                                 # turn them around (about the body's vertical axis)
+        c = P.mean(1, keepdims=True)
+        P = (P - c) * np.array([-1.0, 1.0, -1.0], np.float32) + c
+    K = np.tile([1000.0, 1000.0, 500.0, 500.0], (n, 1))
+    boxes = crop_from_pose(project(P.astype(np.float64), K))
+    return P, crop_intrinsics(K, boxes, 96)
+
+
+def test_cues_off_draws_version_1_bit_for_bit():
+    """``cues=False`` is the VERSION 1 renderer: these sums were taken from its code before VERSION 2."""
+    from posecore.camera import project
+    from posecore.data.render import crop_from_pose, crop_intrinsics, demo_poses, render_batch, sample_seeds
+    P = demo_poses(8, seed=3)
+    K = np.tile([1000.0, 1000.0, 500.0, 500.0], (8, 1))
+    Kc = crop_intrinsics(K, crop_from_pose(project(P.astype(np.float64), K)), 64)
+    img = render_batch(torch.tensor(P), torch.tensor(Kc, dtype=torch.float32), ["lab", "plain", "studio", "outdoor"] * 2,
+                       64, sample_seeds(5, range(8)), cues=False)
+    q = torch.round(img * 255).to(torch.int64)
+    assert (int(q.sum()), int((q * torch.arange(64)).sum())) == (9925070, 312354980)
+    assert not torch.equal(img, render_batch(torch.tensor(P), torch.tensor(Kc, dtype=torch.float32),
+                                             ["lab", "plain", "studio", "outdoor"] * 2, 64, sample_seeds(5, range(8))))
+
+
+def test_facing_is_the_chest_towards_the_camera():
+    from posecore.data.render import facing
+    front, _ = _frontal()
+    back, _ = _frontal(yaw_back=True)
+    assert (facing(front) > 0.95).all() and (facing(back) < -0.95).all()
+
+
+def test_the_front_and_back_of_a_body_differ_where_the_cues_are():
+    """A body facing the camera shows the shirt's print on the torso and a face under the hair; seen
+    from behind, the torso is the plain shirt and the head is hair."""
+    from posecore.data.render import BODY_PARTS, PART_NAMES, SHIRT_FRONT, render_batch
+    torso, head = PART_NAMES.index("torso"), PART_NAMES.index("head")
+    out = {}
+    for back in (False, True):
+        P, Kc = _frontal(yaw_back=back)
+        for cues in (False, True):
+            img, aux = render_batch(torch.tensor(P), torch.tensor(Kc, dtype=torch.float32), ["lab", "lab"], 96,
+                                    torch.tensor([7, 9]), return_aux=True, cues=cues)
+            out[back, cues] = (img, aux["part"])
+
+    def mean_colour(key, part):
+        img, parts = out[key]
+        m = torch.isin(parts[0], torch.tensor(part if isinstance(part, tuple) else (part,)))
+        assert m.sum() > 10
+        return img[0][:, m].mean(1)
+    # without cues front and back torsos are the same cloth; with cues the front differs (the print)
+    assert (mean_colour((False, True), torso) - mean_colour((True, True), torso)).abs().max() > 0.15
+    assert (mean_colour((False, False), torso) - mean_colour((True, False), torso)).abs().max() < 0.08
+    # the head: a face in front (skin), hair behind
+    hair = PART_NAMES.index("hair")
+    assert (mean_colour((False, True), (head, hair)) - mean_colour((True, True), (head, hair))).abs().max() > 0.07
+    assert SHIRT_FRONT == 6 and BODY_PARTS[torso][4] != SHIRT_FRONT
+
+
+def test_head_boxes_hold_the_head_and_give_mpii_head_sizes():
+    from posecore.camera import project
+    from posecore.data.render import head_boxes, head_sizes, render_batch
+    P, Kc = _frontal()
+    box = head_boxes(P, Kc)
+    j = project(P.astype(np.float64), Kc)
+    for k in (9, 10):                                       # the head's joints lie inside its box
+        assert ((j[:, k, 0] > box[:, 0]) & (j[:, k, 0] < box[:, 2]) & (j[:, k, 1] > box[:, 1]) & (j[:, k, 1] < box[:, 3])).all()
+    h = head_sizes(P, Kc)
+    assert np.allclose(h, 0.6 * np.hypot(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]))
+    # the box is tight around the drawn head and hair: every head pixel lies inside it
+    img, aux = render_batch(torch.tensor(P), torch.tensor(Kc, dtype=torch.float32), ["lab", "lab"], 96,
+                            torch.tensor([1, 2]), return_aux=True)
+    from posecore.data.render import PART_NAMES
+    ys, xs = np.nonzero(np.isin(aux["part"][0].numpy(), [PART_NAMES.index("head"), PART_NAMES.index("hair")]))
+    assert xs.min() >= box[0, 0] - 0.5 and xs.max() <= box[0, 2] + 0.5
+    assert ys.min() >= box[0, 1] - 0.5 and ys.max() <= box[0, 3] + 0.5
+    assert xs.max() - xs.min() > 0.7 * (box[0, 2] - box[0, 0])   # and tight

@@ -1,7 +1,8 @@
-"""Wang et al.'s image half (posecore.recipes.wang_image): label generation on known poses, the
-relabelled wild images in 1:1 mixed batches (depth targets on every row), a row trains from the
-backbone, is seeded and loads from its checkpoint, the probe's clip subsets / training / accuracy,
-the depth-spread number, and the exported network."""
+"""Wang et al.'s image half (posecore.recipes.wang_image): label generation on known poses (true
+intrinsics and an assumed focal), the relabelled wild images in 1:1 mixed batches (depth targets on
+every row), a row trains from the backbone, is seeded and loads from its checkpoint, the probe's clip
+subsets / time split (no mocap frame in both training and test windows) / training / accuracy, the
+Fig. 7 depth-trajectory numbers, and the exported network."""
 import dataclasses
 
 import numpy as np
@@ -12,7 +13,9 @@ from posecore import api
 from posecore.data.fixtures import RandomImages
 from posecore.data.toy import toy_poseset
 from posecore.models.hourglass import StackedHourglass
-from posecore.recipes import backbone, wang_image as wi, zhou
+from posecore.models.probe import mocap_frames, split_in_time, windows
+from posecore.recipes import backbone, zhou
+from posecore.recipes import wang_image as wi
 from posecore.recipes.images import MixedBatches
 
 
@@ -33,7 +36,13 @@ def test_rows_and_config():
     assert q.window == 25 and q.probe_seeds == 5
     assert q.row_steps(z) == z.stage2_steps + z.stage3_steps                  # the Zhou row's compute
     assert wi.config("quick", steps=7).row_steps(z) == 7
-    for bad in (dict(steps=-1), dict(window=1), dict(stride=0), dict(probe_seeds=0)):
+    # a lab motion needs 25 training + 10 gap + 25 test frames
+    assert q.probe_gap == 10 and q.min_lab_clip == 60 and q.probe_lab_frames == 0
+    assert wi.config("smoke").min_lab_clip == 12
+    # 3/4 train: 97 frames after the gap are the fewest leaving 25 test frames (97 - floor(72.75) = 25)
+    assert wi.config("quick", probe_train_fraction=0.75).min_lab_clip == 97 + 10
+    for bad in (dict(steps=-1), dict(window=1), dict(stride=0), dict(probe_seeds=0), dict(probe_gap=-1),
+                dict(probe_train_fraction=1.0)):
         with pytest.raises(ValueError, match="WangImageConfig"):
             wi.config("smoke", **bad)
 
@@ -158,3 +167,137 @@ def test_probe_features_and_depth_spread_hand_values():
     assert wi.clip_depth_spread(z, np.array([[0, 1, 2, 3]])) == pytest.approx(5.0)
     flat = np.zeros((4, 17, 3))
     assert wi.clip_depth_spread(flat, np.array([[0, 1, 2, 3]])) == 0.0
+
+
+def _lab_like(n_frames=(77, 40, 93), subjects=("L6", "L7"), cameras=("c1", "c2"), first=(232, 10, 280)):
+    """Clips as posecore-synth's lab test: every body and camera shows the *same* mocap frames of a
+    motion (stored shuffled)."""
+    rows = [(m, s, c, f0 + f) for m, (n, f0) in enumerate(zip(n_frames, first)) for s in subjects for c in cameras
+            for f in range(n)]
+    rows = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))]
+    motion = np.array([f"motion{m}" for m, *_ in rows])
+    clip = np.array([f"{s}|motion{m}|{c}" for m, s, c, _ in rows])
+    frame = np.array([f for *_, f in rows])
+    return motion, clip, frame
+
+
+def test_time_split_shares_no_mocap_frame():
+    motion, clip, frame = _lab_like()
+    win = windows(clip, frame, length=25, stride=2)
+    w_tr, w_te = split_in_time(clip, motion, frame, length=25, stride=2, gap=10)
+    assert len(w_tr) and len(w_te)
+    # the leak this split removes: windows of L6 and L7 (or of two cameras) over the same mocap frames
+    subj = np.array([c.split("|")[0] for c in clip])
+    l6, l7 = win[subj[win[:, 0]] == "L6"], win[subj[win[:, 0]] == "L7"]
+    assert mocap_frames(l6, motion, frame) == mocap_frames(l7, motion, frame)
+    # no (motion, frame) pair is in both, and every test frame of a motion is >= 10 frames after its training frames
+    assert not mocap_frames(w_tr, motion, frame) & mocap_frames(w_te, motion, frame)
+    for m in set(motion):
+        f_tr = frame[w_tr][motion[w_tr[:, 0]] == m]
+        f_te = frame[w_te][motion[w_te[:, 0]] == m]
+        if len(f_tr) and len(f_te):
+            assert f_te.min() - f_tr.max() > 10
+            starts_tr, starts_te = f_tr[:, 0], f_te[:, 0]
+            assert starts_te.min() - starts_tr.max() >= 25 + 10          # window length + gap
+    # every window is consecutive frames of one clip
+    for w in (w_tr, w_te):
+        assert (clip[w] == clip[w[:, :1]]).all() and (np.diff(frame[w], axis=1) == 1).all()
+    # a motion of 40 frames is too short for both sides (15 frames each after the gap): no window
+    assert not (motion[w_tr[:, 0]] == "motion1").any() and not (motion[w_te[:, 0]] == "motion1").any()
+    # every body and camera of a motion is split at the same mocap frame: both sides hold both bodies
+    assert {s for s in subj[w_tr[:, 0]]} == {"L6", "L7"} == {s for s in subj[w_te[:, 0]]}
+    # hand-worked: 77 frames 232..308, gap 10 -> cut 232 + floor(67 / 2) = 265; training frames 232..264
+    # (windows at 232, 234, ..., 240: 5 per clip), test frames 275..308 (windows at 275, ..., 283: 5 per clip)
+    m0_tr, m0_te = w_tr[motion[w_tr[:, 0]] == "motion0"], w_te[motion[w_te[:, 0]] == "motion0"]
+    assert frame[m0_tr].min() == 232 and frame[m0_tr].max() == 264 and len(m0_tr) == 5 * 4
+    assert frame[m0_te].min() == 275 and len(m0_te) == 5 * 4
+    # the L6 -> L7 split would have shared every frame
+    assert mocap_frames(l6, motion, frame) & mocap_frames(l7, motion, frame)
+    with pytest.raises(ValueError, match="gap"):
+        split_in_time(clip, motion, frame, gap=-1)
+    with pytest.raises(ValueError, match="two motion clips"):
+        split_in_time(np.array(["x", "x"]), np.array(["a", "b"]), np.array([0, 1]), length=1)
+    e_tr, e_te = split_in_time(clip[:0], motion[:0], frame[:0])
+    assert e_tr.shape == e_te.shape == (0, 25)
+
+
+def test_lab_clip_selection_keeps_clips_long_enough_for_both_sides():
+    motion, clip, frame = _lab_like()
+    cfg = wi.config("quick")
+    idx = wi.clip_indices(clip, frame, min_len=cfg.min_lab_clip)
+    assert set(motion[idx]) == {"motion0", "motion2"}                     # 77 and 93 frames; 40 is too short
+    assert len(idx) == (77 + 93) * 4
+    capped = wi.clip_indices(clip, frame, max_per_clip=30, min_len=cfg.min_lab_clip)
+    assert len(capped) == 0                                               # capped below the minimum: nothing
+    assert len(wi.clip_indices(clip, frame, max_per_clip=30)) == 3 * 4 * 30
+
+
+def test_assumed_focal_labels():
+    s = toy_poseset(30, seed=4)
+    assert wi.intrinsics_known(s).all()
+    K = wi.label_camera(s, focal=800.0)
+    assert (K[:, :2] == 800.0).all()
+    np.testing.assert_allclose(K[:, 2:], s.poses_2d.mean(1), atol=1e-3)    # principal point at the person
+    np.testing.assert_allclose(wi.label_camera(s), s.intrinsics)          # known intrinsics kept by default
+    with pytest.raises(ValueError, match="focal"):
+        wi.label_camera(s, focal=0.0)
+    truth = s.poses_3d - s.poses_3d[:, :1]
+    lab = wi.wild_labels(TrueLifter(s.poses_3d), s, hidden_3d=s.poses_3d, assumed_focal=wi.NOMINAL_FOCAL)
+    assert list(lab) == ["generated", "generated_no_gs", "generated_assumed_f", "true"]
+    q_true = wi.label_quality(*lab["generated"], truth)
+    q_f = wi.label_quality(*lab["generated_assumed_f"], truth)
+    # the same reconstruction; the geometric search through the wrong camera moves the pose off the truth
+    assert q_true["mpjpe"] < 1.0 and q_f["mpjpe"] > 5.0
+    assert "generated_assumed_f" not in wi.wild_labels(TrueLifter(s.poses_3d), s)
+    assert float(np.asarray(s.intrinsics)[0, 0]) != wi.NOMINAL_FOCAL        # (the test's camera is not the nominal one)
+
+
+def test_depth_tracking_rewards_following_not_jitter():
+    T = 25
+    t = np.zeros((T, 17, 3))
+    t[:, :, 2] = 5000.0
+    t[:, 1:, 2] += 100.0 * np.sin(np.linspace(0, 2 * np.pi, T))[:, None] * np.linspace(0.5, 1.5, 16)
+    win = np.arange(T)[None]
+    same = wi.depth_tracking(t, t, win)
+    assert same["corr"] == pytest.approx(1.0) and same["dz_error"] == pytest.approx(0.0)
+    assert same["pairs"] == 16
+    scaled = t.copy()
+    scaled[..., 2] = 3000.0 + 0.5 * (t[..., 2] - 5000.0)                   # a depth scale and offset: still follows
+    assert wi.depth_tracking(scaled, t, win)["corr"] == pytest.approx(1.0)
+    flipped = t.copy()
+    flipped[..., 2] = 10000.0 - t[..., 2]
+    assert wi.depth_tracking(flipped, t, win)["corr"] == pytest.approx(-1.0)
+    flat = t.copy()
+    flat[..., 2] = 5000.0
+    f = wi.depth_tracking(flat, t, win)
+    assert f["corr"] == 0.0 and f["spread"] == 0.0
+    assert f["dz_error"] == pytest.approx(np.abs(np.diff(t[:, 1:, 2] - t[:, :1, 2], axis=0)).mean())
+    # jitter: a larger within-window spread than the truth's (the old Fig. 7 number would reward it) but a
+    # lower correlation and a larger frame-to-frame error than following the truth
+    rng = np.random.default_rng(0)
+    jit = flat.copy()
+    jit[:, 1:, 2] += rng.normal(0, 150.0, (T, 16))
+    j = wi.depth_tracking(jit, t, win)
+    assert j["spread"] > same["spread"]
+    assert abs(j["corr"]) < 0.5 and j["dz_error"] > f["dz_error"]
+    # joints whose true depth does not move are left out of the correlation
+    still = t.copy()
+    still[:, 1:9, 2] = 5000.0
+    assert wi.depth_tracking(t, still, win)["pairs"] == 8
+    with pytest.raises(ValueError, match="differ"):
+        wi.depth_tracking(t[:, :, :2], t, win)
+
+
+def test_clip_passes_separate_repeated_renderings_of_a_clip():
+    # posecore-synth's wild training split: each motion rendered twice under one subject / sequence, one
+    # frame missing from the second pass (a view out of the image)
+    groups = np.array(["a"] * 5 + ["a"] * 4 + ["b"] * 3)
+    frames = np.r_[np.arange(5), [0, 1, 3, 4], np.arange(3)]
+    p = wi.clip_passes(groups, frames)
+    assert p.tolist() == [0] * 5 + [1] * 4 + [0] * 3
+    # without the pass the windows interleave the two renderings: frames 0, 0, 1, 1, ...
+    assert frames[windows(groups, frames, length=4)[0]].tolist() == [0, 0, 1, 1]
+    keyed = np.char.add(groups, p.astype(str))
+    assert all((np.diff(frames[w]) > 0).all() for w in windows(keyed, frames, length=3))
+    with pytest.raises(ValueError, match="matching"):
+        wi.clip_passes(groups, frames[:3])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from posecore import api
+from posecore import api, metrics
 from posecore.data.fixtures import RandomImages
 from posecore.models.hourglass import image_to_heatmap
 from posecore.models.zhou import ZhouNet
@@ -51,8 +51,51 @@ def test_rows_are_the_papers_table_2_plus_ours():
     assert v["Map"].sources == ("image", "maps") and v["Geo"].sources == ("image", "geo")
     assert set(v["Full"].sources) == {"image", "geo", "maps"} and "image" not in v["Full (no image source)"].sources
     assert not v["Baseline"].adversarial and v["Baseline (fix 2D)"].fix_2d and not v["Full (w/o pretrain)"].pretrain
-    assert yang.lambda_of(v["Full"], 1e-4) == 1e-4 and yang.lambda_of(v["Baseline + stage-3 steps (no D)"], 1e-4) == 0
-    assert yang.lambda_of(v["Full (lambda x100)"], 1e-4) == pytest.approx(1e-2)
+    # the paper's 1e-4 weighs a heatmap loss summed over J x h x w; ours is a mean: 1e-4 / (17 * 32 * 32)
+    assert yang.lambda_of(v["Full"], 1e-4, 32) == pytest.approx(1e-4 / 17408)
+    assert yang.lambda_of(v["Baseline + stage-3 steps (no D)"], 1e-4, 32) == 0
+    assert yang.lambda_of(v["Full (lambda x100)"], 1e-4, 32) == pytest.approx(1e-2 / 17408)
+    assert yang.lambda_of(v["Full (lambda 1e-4 on means)"], 1e-4, 32) == 1e-4
+
+
+def test_compared_rows_train_equally_long():
+    cfg = yang.config("quick")
+    v = yang.VARIANTS
+    full = yang.total_steps(v["Full"], cfg)
+    assert full == cfg.stage2_steps + cfg.adv_steps
+    # pretraining helps? Full vs w/o pretrain at equal total steps; adversarial or longer training? Full
+    # vs the no-D control at equal steps
+    assert yang.total_steps(v["Full (w/o pretrain)"], cfg) == full
+    assert yang.total_steps(v["Baseline + stage-3 steps (no D)"], cfg) == full
+    assert yang.total_steps(v["Baseline"], cfg) == cfg.stage2_steps
+
+
+def test_curve_on_total_steps_offsets_pretrained_rows():
+    cfg = tiny(stage2_steps=400, adv_steps=200)
+    hist = [{"step": 0, "curve_mpjpe": 90.0}, {"step": 10, "loss": 1.0}, {"step": 50, "curve_mpjpe": 80.0},
+            {"step": 100, "curve_mpjpe": float("nan")}]
+    # Full starts its adversarial stage after the 400 supervised steps; w/o pretrain at 0
+    assert yang.curve_on_total_steps("Full", cfg, hist) == ([400, 450], [90.0, 80.0])
+    assert yang.curve_on_total_steps("Full (w/o pretrain)", cfg, hist) == ([0, 50], [90.0, 80.0])
+    assert yang.curve_on_total_steps(yang.VARIANTS["Baseline"], cfg, []) == ([], [])
+
+
+def test_protocol_2_per_action_hand_worked():
+    rng = np.random.default_rng(0)
+    gt = rng.normal(0, 300, (4, 17, 3))
+    c, s_ = np.cos(0.3), np.sin(0.3)
+    rot = np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1]])
+    pred = 1.5 * gt @ rot.T + 20.0                     # a similarity transform of the truth: P2 error 0
+    pred[2:] = gt[2:]
+    pred[3, 5] += [0.0, 0.0, 170.0]                    # one joint off: not a similarity transform
+    out = yang.protocol_2_per_action(pred, gt, ["Walking 1", "Walking 2", "Eating", "Eating"])
+    assert set(out) == {"Walking", "Eating", "Average"}                      # subactions merged
+    assert out["Walking"] == pytest.approx(0.0, abs=1e-6)
+    one = float(metrics.p_mpjpe(pred[3:], gt[3:]))
+    assert one > 0 and out["Eating"] == pytest.approx((0.0 + one) / 2, abs=1e-6)
+    assert out["Average"] == pytest.approx((out["Walking"] + out["Eating"]) / 2)   # actions weigh the same
+    with pytest.raises(ValueError, match="4 poses but 3 actions"):
+        yang.protocol_2_per_action(pred, gt, ["a", "b", "c"])
 
 
 def test_config_profiles_and_errors():
@@ -101,7 +144,7 @@ def test_discriminator_inputs_hand_worked():
 
 def _step(cfg, bcfg, variant, seed=0, batch_seed=0):
     G, D = networks(cfg, bcfg, yang.VARIANTS[variant].sources, seed)
-    lam = yang.lambda_of(yang.VARIANTS[variant], cfg.lambda_adv)
+    lam = yang.lambda_of(yang.VARIANTS[variant], cfg.lambda_adv, bcfg.hourglass().heatmap_resolution)
     D = D if lam > 0 else None
     opt_g = torch.optim.Adam([p for p in G.parameters()], lr=1e-3)
     opt_d = torch.optim.Adam(D.parameters(), lr=1e-3) if D is not None else None
@@ -172,6 +215,9 @@ def test_train_variant_shares_the_supervised_stage(tmp_path, monkeypatch):
         assert torch.equal(v, again["G"].state_dict()[k]), k
     nopre = yang.train_variant("Full (w/o pretrain)", cfg, bcfg, (state, "bb"), lab, wild, "fake", progress=False)
     assert nopre["history"]["supervised"] == []
+    # without pretraining the adversarial stage trains both stages' steps (equal total steps to Full)
+    assert nopre["history"]["adversarial"][-1]["step"] == cfg.stage2_steps + cfg.adv_steps
+    assert full["history"]["adversarial"][-1]["step"] == cfg.adv_steps
 
 
 def test_exported_generator_round_trip_and_errors(tmp_path):

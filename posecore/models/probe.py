@@ -6,7 +6,9 @@ The paper's probe is "a simple network of multiple fully connected layers" (deta
 do not have). Ours: every pose is first put into its own body frame (:func:`body_frame`), so a window
 of camera-frame poses seen from a new camera every frame (posecore-synth's wild splits) still
 describes the motion, not the cameras; then 25-frame windows (:func:`windows`), flattened, into an MLP
-``25 x 17 x 3 -> 256 -> 256 -> n_classes`` (:class:`ProbeMLP`).
+``25 x 17 x 3 -> 256 -> 256 -> n_classes`` (:class:`ProbeMLP`). Clips that share their motion (the
+same motion capture performed by several bodies or seen by several cameras) are split in time
+(:func:`split_in_time`): early windows train, late windows test, and no mocap frame is in both.
 
 Pure maths and the network; training and data: :mod:`posecore.recipes.wang_image`.
 """
@@ -72,6 +74,45 @@ def windows(groups, frames, length: int = 25, stride: int = 1) -> np.ndarray:
     return np.stack(out) if out else np.zeros((0, length), np.int64)
 
 
+def split_in_time(groups, motion, frames, length: int = 25, stride: int = 1, gap: int = 0,
+                  train_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test windows (each (W, length) indices, :func:`windows` of the clips ``groups``)
+    split by motion-capture time, so that no mocap frame is in both. ``motion`` (N,): the motion-capture
+    clip each sample shows (shared by every body and camera that performs it), ``frames`` (N,): its
+    mocap frame number. Per motion clip with frames f0..f1 (over every sample of that motion), the cut
+    is ``c = f0 + floor(train_fraction * (f1 - f0 + 1 - gap))``: the samples before ``c`` give the
+    training windows, those at or after ``c + gap`` the test windows (windows started every ``stride``
+    samples from each part's first frame). So the last training window ends before ``c``, the first
+    test window starts at ``c + gap`` or later -- at least ``length + gap`` frames after the last
+    training window's start -- for every body and camera performing the motion alike."""
+    groups, motion, frames = np.asarray(groups), np.asarray(motion), np.asarray(frames)
+    if not (groups.shape == motion.shape == frames.shape) or groups.ndim != 1:
+        raise ValueError(f"split_in_time: groups, motion and frames must be matching (N,) arrays, got {groups.shape}, "
+                         f"{motion.shape}, {frames.shape}")
+    if gap < 0 or not 0.0 < train_fraction < 1.0:
+        raise ValueError(f"split_in_time: gap >= 0 and 0 < train_fraction < 1 required, got {gap}, {train_fraction}")
+    pairs = set(zip(groups.tolist(), motion.tolist()))
+    if len(pairs) != len(set(groups.tolist())):
+        raise ValueError("split_in_time: a clip (group) shows two motion clips")
+    c = np.zeros(len(frames), np.int64)
+    for m in dict.fromkeys(motion.tolist()):
+        at = motion == m
+        f0, f1 = int(frames[at].min()), int(frames[at].max())
+        c[at] = f0 + int(np.floor(train_fraction * (f1 - f0 + 1 - gap)))
+    out = []
+    for part in (np.flatnonzero(frames < c), np.flatnonzero(frames >= c + gap)):
+        out.append(part[windows(groups[part], frames[part], length, stride)] if len(part) else
+                   np.zeros((0, length), np.int64))
+    return out[0], out[1]
+
+
+def mocap_frames(win, motion, frames) -> set:
+    """The set of (motion clip, mocap frame) pairs that the windows ``win`` (W, T) show."""
+    win = np.asarray(win)
+    m, f = np.asarray(motion)[win].ravel(), np.asarray(frames)[win].ravel()
+    return set(zip(m.tolist(), f.tolist()))
+
+
 @dataclass(frozen=True)
 class ProbeConfig:
     """The probe MLP: ``n_in`` inputs (window length x joints x coordinates), two hidden layers."""
@@ -96,4 +137,4 @@ class ProbeMLP(nn.Module):
         return self.net(x)
 
 
-__all__ = ["body_frame", "windows", "ProbeConfig", "ProbeMLP"]
+__all__ = ["body_frame", "windows", "split_in_time", "mocap_frames", "ProbeConfig", "ProbeMLP"]

@@ -28,7 +28,7 @@ import torch
 
 from .. import artefacts, metrics, profiles, train
 from ..data.images import decode_joints
-from ..losses import heatmap_loss
+from ..losses import heatmap_loss, pair_overlap_loss
 from ..models.hourglass import FacingHead, HourglassConfig, StackedHourglass, facing_target
 from ..skeleton import FLIP_PERMUTATION
 from . import checkpoint_path
@@ -52,7 +52,9 @@ class BackboneConfig:
     features of every stack whether the body faces the camera (:class:`~posecore.models.hourglass.FacingHead`;
     the answer is read from the 2D labels: the left shoulder and hip lie right of the right ones in the
     image), so that the features carry the front/back evidence the heatmaps need to tell a left joint
-    from its right partner; 0 switches it off."""
+    from its right partner; 0 switches it off. ``pair_weight``: weight of a left/right repulsion (ours:
+    :func:`posecore.losses.pair_overlap_loss`, the overlap of the two maps of each pair whose joints lie
+    apart), so that a map cannot settle on the same two-peaked answer for both joints of a pair; 0 off."""
     resolution: int = 256
     stacks: int = 2
     modules: int = 2
@@ -73,6 +75,7 @@ class BackboneConfig:
     seed: int = 0
     precision: str = "fp32"
     facing_weight: float = 0.0
+    pair_weight: float = 0.0
 
     def __post_init__(self):
         if self.optimizer not in ("rmsprop", "adam"):
@@ -86,8 +89,9 @@ class BackboneConfig:
                              f">= steps, got {self.eval_every}")
         if self.precision not in ("fp32", "bf16", "auto"):
             raise ValueError(f"BackboneConfig.precision must be 'fp32', 'bf16' or 'auto', got {self.precision!r}")
-        if self.facing_weight < 0:
-            raise ValueError(f"BackboneConfig.facing_weight must be >= 0, got {self.facing_weight}")
+        if self.facing_weight < 0 or self.pair_weight < 0:
+            raise ValueError(f"BackboneConfig.facing_weight and pair_weight must be >= 0, got {self.facing_weight}, "
+                             f"{self.pair_weight}")
         if self.batch_size < 2 or self.steps < 1:
             raise ValueError(f"BackboneConfig: batch_size must be >= 2 and steps >= 1, got "
                              f"{self.batch_size}, {self.steps}")
@@ -99,15 +103,15 @@ class BackboneConfig:
             # CI: a toy hourglass on 32-px images for a few steps: proves the code path only
             smoke=cls(resolution=32, stacks=1, modules=1, features=16, depth=2, batch_size=4, steps=3,
                       optimizer="adam", lr=1e-3, lr_schedule="onecycle", eval_every=3, n_eval=16,
-                      facing_weight=0.01),
+                      facing_weight=0.1, pair_weight=1.0),
             # 2 CPU cores: 64-px images with 32 x 32 heatmaps (heatmap_stride 2), 2 stacks x 1 module of
             # width 64, Adam with a one-cycle schedule, batch 32 (chapter 05 lists what was tried), the
-            # auxiliary facing loss; bf16 autocast where native (a whole step, rendering included, in
-            # 0.65x the fp32 time on one thread of an AVX512-BF16 CPU). The book loads the shipped one
-            # (`make checkpoints`: 8,000 steps, about an hour on 2 fp32 cores)
-            quick=cls(resolution=64, stacks=2, modules=1, features=64, depth=3, batch_size=32, steps=8000,
+            # auxiliary facing loss and the left/right repulsion; bf16 autocast where native (a whole
+            # step, rendering included, in 0.65x the fp32 time on one thread of an AVX512-BF16 CPU). The
+            # book loads the shipped one (`make checkpoints`: about an hour on 2 fp32 cores)
+            quick=cls(resolution=64, stacks=2, modules=1, features=64, depth=3, batch_size=32, steps=6000,
                       optimizer="adam", lr=2.5e-3, lr_schedule="onecycle", heatmap_stride=2, eval_every=500,
-                      n_eval=600, precision="auto", facing_weight=0.01),
+                      n_eval=600, precision="auto", facing_weight=0.1, pair_weight=1.0),
             # the paper's stage 1 (with flips, as the hourglass code)
             full=cls(),
         )
@@ -278,6 +282,12 @@ def train_backbone(cfg: BackboneConfig, lab, wild, eval_sets: dict | None = None
             logs["facing"] = aux.item()
             logs["facing_acc"] = float(100 * (((logits[-1] > 0).float() == target) * (weight > 0)).sum()
                                        / (weight > 0).sum().clamp_min(1))
+        if cfg.pair_weight > 0:
+            hr = batch["heatmaps"].shape[-1]
+            jhm = (batch["joints_2d"].float() + 0.5) * hr / cfg.resolution - 0.5      # crop px -> heatmap px
+            pair = pair_overlap_loss(out["heatmaps"], jhm, batch["joints_visible"])
+            loss = loss + cfg.pair_weight * pair
+            logs["pair"] = pair.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -1,23 +1,33 @@
 """FBI (ECCV'18 challenge report), how it trains: the two branches of the multimodal generator, the
 refinement regressor with the weighted loss, the rows of the chapter and the per-profile configuration.
 
-- Explicit branch (coarse 3D): chapter 07's generator -- the supervised "Baseline" and, fine-tuned with
-  the conditional (image-seeing) multi-source discriminator, "Full" -- trained or loaded through
-  :func:`posecore.recipes.yang.train_variant` (so both chapters share one run).
+- Explicit branch (coarse 3D): chapter 07's generator (:data:`EXPLICIT`) -- fine-tuned with the
+  conditional (image-seeing) multi-source discriminator ("Full"), its equal-steps control without a
+  discriminator ("Baseline + stage-3 steps (no D)") and the supervised "Baseline" -- trained or loaded
+  through :func:`posecore.recipes.yang.train_variant` (so both chapters share one run per seed).
 - Implicit branch: :class:`posecore.models.fbi.FBINet`, its hourglass started from the shared 2D
   backbone (a copy: the branches share no weights), trained on lab images with FBI labels from their
   3D ground truth (:func:`train_fbi_branch`); ``wild_labels`` adds FBI labels of the wild training
   images (our extension: simulated annotations from their hidden 3D).
+- :func:`train_branches` -- every branch of one pipeline seed (the explicit ones from chapter 07's
+  rows at that seed, the FBI branch(es) trained with it).
+- :func:`refine_images` / :func:`refiner_indices` -- the refiner's lab training images, drawn outside
+  the branches' training pool (where the pool leaves any out).
 - :func:`branch_outputs` -- every branch's predictions on a set of images (the refiner's inputs).
 - :data:`VARIANTS` / :func:`train_refiner` -- the refinement regressor (Martinez network, 2 residual
   blocks) on the chosen inputs, with the paper's weighted loss (alpha fixed from the mean L0 after an
-  L2 warm-up) or plain L2; "Base" is the regressor on the 2D joints alone.
+  L2 warm-up) or plain L2; "Base" is the regressor on the 2D joints alone. :func:`row_steps`: a row's
+  training steps per stage (explicit branch, FBI branch, refiner), for equal-steps comparisons.
+- :func:`permutation_correlation` -- the correlation of two per-action quantities with a permutation
+  test over the action labels (the hard-actions claim).
 
 Networks and the encoding: :mod:`posecore.models.fbi`. Data and image pools: chapter 05's
 (:func:`posecore.recipes.image_data.load` with the Yang configuration's data).
 """
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import time
 from dataclasses import asdict, dataclass
 
@@ -31,7 +41,7 @@ from ..models.lifter import Standardised, from_output, predict as predict_mlp, t
 from ..models.martinez import MartinezConfig, MartinezNet
 from ..data.images import decode_joints
 from ..skeleton import bone_lengths
-from . import checkpoint_path
+from . import checkpoint_path, yang
 from .backbone import BackboneConfig
 from .images import CachedImages, MixedBatches, cache_path, eval_indices, optimizer, schedulers, train_stage
 from .regression import REGRESSION, train_regressor
@@ -47,9 +57,11 @@ REFINER = artefacts.stage("fbi-refiner", 1, (REGRESSION,))
 @dataclass(frozen=True)
 class Variant:
     """One refinement regressor. ``parts``: its inputs (:data:`posecore.models.fbi.PARTS`); ``coarse``:
-    which explicit branch gives 2D and depth ('adversarial' = Yang 'Full', 'supervised' = Yang
-    'Baseline', 'truth' = ground-truth 2D and depth); ``fbi``: 'predicted' (the lab-trained branch),
-    'wild' (the branch trained with wild labels too), 'truth' (true labels, one-hot); ``weighted``:
+    which explicit branch gives 2D and depth (a key of :data:`EXPLICIT`: 'adversarial' = Yang 'Full',
+    'control' = Yang 'Baseline + stage-3 steps (no D)', the same steps without a discriminator,
+    'supervised' = Yang 'Baseline'; or 'truth' = ground-truth 2D and depth); ``fbi``: 'predicted' (the
+    lab-trained branch), 'wild' (the branch trained with wild labels too), 'truth' (true labels,
+    one-hot); ``weighted``:
     the paper's loss (else L2); ``capped``: the weighted loss with the config's cap on L1's exponent
     (False: the formula as written); ``tau``: the FBI threshold of true labels (degrees); ``paper``: a
     row of the paper's Table 1 (else an ablation or ours)."""
@@ -68,7 +80,8 @@ VARIANTS = {r.name: r for r in (
     Variant("Final", paper=True),
     Variant("w/o FBI", parts=("2d", "depth")),
     Variant("w/o coarse 3D", parts=("2d", "fbi")),
-    Variant("w/o adversarial", coarse="supervised"),
+    # the explicit branch trained as long as Final's, without the discriminator (equal steps)
+    Variant("w/o adversarial", coarse="control"),
     Variant("L2 loss", weighted=False),
     Variant("Final, L1 as written (no cap)", capped=False),
     Variant("oracle FBI", fbi="truth"),
@@ -79,6 +92,10 @@ VARIANTS = {r.name: r for r in (
     Variant("true 2D + true FBI (tau 5)", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False, tau=5.0),
     Variant("true 2D + true FBI (tau 20)", parts=("2d", "fbi"), coarse="truth", fbi="truth", weighted=False, tau=20.0),
 )}
+
+
+# the explicit branches: Variant.coarse -> chapter 07's row (posecore.recipes.yang.VARIANTS)
+EXPLICIT = {"adversarial": "Full", "control": "Baseline + stage-3 steps (no D)", "supervised": "Baseline"}
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -155,6 +172,20 @@ def config(profile: str | None = None, **overrides) -> FBIConfig:
     return profiles.override(FBIConfig.for_profile(profiles.resolve(profile)), **overrides)
 
 
+def row_steps(row: "Variant | str", ycfg, cfg: FBIConfig) -> dict:
+    """The training steps behind a row after the shared 2D backbone (which every branch starts from and
+    is not counted): ``explicit`` -- the generator steps of the explicit branch that gives the row's 2D
+    (and depth), :func:`posecore.recipes.yang.total_steps` of its chapter-07 row under ``ycfg`` (0 for
+    true inputs); ``fbi`` -- the FBI branch's ``cfg.fbi_steps`` when the row reads a predicted FBI (0
+    without FBI or with true labels); ``refiner`` -- ``cfg.refiner_steps``; and their ``total``."""
+    row = VARIANTS[row] if isinstance(row, str) else row
+    explicit = 0 if row.coarse == "truth" else yang.total_steps(yang.VARIANTS[EXPLICIT[row.coarse]], ycfg)
+    fbi = cfg.fbi_steps if "fbi" in row.parts and row.fbi != "truth" else 0
+    out = dict(explicit=int(explicit), fbi=int(fbi), refiner=int(cfg.refiner_steps))
+    out["total"] = sum(out.values())
+    return out
+
+
 # --- the implicit branch ---------------------------------------------------------------------------
 def batch_fbi_labels(batch: dict, wild_poses_3d=None, tau_deg: float = DEFAULT_TAU_DEG) -> tuple:
     """FBI labels (B, 14) int64 of a :class:`MixedBatches` batch and the rows that have them: lab
@@ -213,15 +244,62 @@ def train_fbi_branch(cfg: FBIConfig, backbone_cfg: BackboneConfig, backbone, lab
     return net, hist
 
 
-# --- the branches' outputs on a set of images -------------------------------------------------------
-def refine_images(d: dict, n: int, seed: int = 0):
-    """The lab training images the refiner learns from: ``n`` of the lab training split (0: all),
-    rendered once and cached beside chapter 05's pools. Returns (images, indices)."""
+def train_branches(seed: int, ycfg, cfg: FBIConfig, backbone_cfg: BackboneConfig, backbone, d: dict, hidden=None, *,
+                   explicit=("adversarial", "control"), device="cpu", progress: bool = False) -> dict:
+    """Every branch of pipeline seed ``seed``: the explicit branches named in ``explicit`` (keys of
+    :data:`EXPLICIT`) -- chapter 07's rows trained (or loaded: chapter 07's runs at that seed) under
+    ``dataclasses.replace(ycfg, seed=seed)`` -- and the FBI branch trained with ``FBIConfig.seed = seed``
+    on lab labels ('predicted') and, with ``hidden`` (the wild training images' hidden 3D), on wild
+    labels too ('wild'), from the explicit branches' training pool (``ycfg.data``: train_pool and
+    data_seed). ``d``: :func:`posecore.recipes.image_data.load`. Returns dict(explicit={name: ZhouNet},
+    fbi={name: FBINet}, fbi_history={name: history}, seconds={'explicit', 'fbi', 'fbi wild'})."""
+    ys = dataclasses.replace(ycfg, seed=seed)
+    fs = dataclasses.replace(cfg, seed=seed, data_seed=ycfg.data.data_seed)
+    lab, wild = d["images"]["train"], d["images"]["wild_train"]
+    t = time.perf_counter()
+    nets = {k: yang.train_variant(EXPLICIT[k], ys, backbone_cfg, backbone, lab, wild, d["data_id"], device=device,
+                                  progress=progress)["G"] for k in explicit}
+    sec = {"explicit": time.perf_counter() - t}
+    fbi, hist = {}, {}
+    t = time.perf_counter()
+    fbi["predicted"], hist["predicted"] = train_fbi_branch(fs, backbone_cfg, backbone, lab, data_id=d["data_id"],
+                                                           train_pool=ys.data.train_pool, device=device,
+                                                           progress=progress)
+    sec["fbi"] = time.perf_counter() - t
+    if hidden is not None:
+        t = time.perf_counter()
+        fbi["wild"], hist["wild"] = train_fbi_branch(fs, backbone_cfg, backbone, lab, wild, data_id=d["data_id"],
+                                                     wild_poses_3d=hidden, train_pool=ys.data.train_pool,
+                                                     device=device, progress=progress)
+        sec["fbi wild"] = time.perf_counter() - t
+    return dict(explicit=nets, fbi=fbi, fbi_history=hist, seconds=sec)
+
+
+# --- the refiner's images and the branches' outputs on a set of images --------------------------------
+def refiner_indices(n_train: int, n: int, branch_pool, seed: int = 0) -> tuple:
+    """The refiner's lab training images: ``n`` (0: all) of the lab training split's ``n_train`` images
+    outside ``branch_pool`` (the images the branches train on: chapter 05's pool,
+    :func:`posecore.recipes.images.pool_indices`), a fixed sorted draw of ``seed`` (the data seed, the
+    same for every training seed), so the refiner sees the branches' errors on images they did not
+    learn. When the pool is the whole split (``train_pool`` 0, e.g. the 'full' profile) no image is
+    left out and they are drawn from the whole split (the paper's one training set). Returns (indices,
+    disjoint: whether they lie outside the pool)."""
+    rest = np.setdiff1d(np.arange(n_train), np.asarray(branch_pool, np.int64))
+    disjoint = len(rest) > 0
+    cand = rest if disjoint else np.arange(n_train)
+    return cand[eval_indices(len(cand), n, seed + 61)], disjoint
+
+
+def refine_images(d: dict, n: int, seed: int = 0, branch_pool=None) -> tuple:
+    """The lab training images the refiner learns from (:func:`refiner_indices`; ``branch_pool``
+    default: ``d['pools']['train']``, the explicit and FBI branches' lab pool), rendered once and cached
+    beside chapter 05's pools. Returns (images, indices, disjoint)."""
     ds = d["images"]["train"]
     base = getattr(ds, "ds", ds)                               # the ImageDataset under a CachedImages pool
-    idx = eval_indices(len(d["sets"]["train"]), n, seed + 61)
+    pool = d["pools"]["train"] if branch_pool is None else branch_pool
+    idx, disjoint = refiner_indices(len(d["sets"]["train"]), n, pool, seed)
     path = cache_path("train-refine", data=d["data_id"], split="train", seed=seed, idx=idx.tolist(), use="fbi-refine")
-    return CachedImages(base, idx, path=path), idx
+    return CachedImages(base, idx, path=path), idx, disjoint
 
 
 @torch.no_grad()
@@ -272,8 +350,8 @@ def branch_outputs(images, indices, explicit: dict, fbi_nets: dict, batch_size: 
 
 
 def variant_input(row: Variant, outs: dict) -> np.ndarray:
-    """The refiner input (N, D) of ``row`` from :func:`branch_outputs` (explicit nets named
-    'adversarial' and 'supervised', FBI nets 'predicted' and 'wild'). 2D is crop-normalised
+    """The refiner input (N, D) of ``row`` from :func:`branch_outputs` (explicit nets named by
+    ``row.coarse``, keys of :data:`EXPLICIT`; FBI nets 'predicted' and 'wild'). 2D is crop-normalised
     (2 u / R - 1) so the coarse 3D pose's three axes share one unit."""
     R = outs["resolution"]
     if row.coarse == "truth":
@@ -356,7 +434,7 @@ def evaluate_refined(pred_3d, gt_3d, actions=None, scale: str = "none") -> dict:
 def run_variants(cfg: FBIConfig, train_outs: dict, eval_outs: dict, variants=tuple(VARIANTS), seeds=(0,),
                  actions=None, progress: bool = False) -> dict:
     """Train (or load) the refiner of every row in ``variants`` for each seed on ``train_outs`` (:func:`branch_outputs` on
-    the refiner's lab images) and evaluate it on each split of ``eval_outs`` ({split: branch_outputs};
+    the refiner's lab images; the chapter calls it once per pipeline seed, with that seed's branches) and evaluate it on each split of ``eval_outs`` ({split: branch_outputs};
     'test' per action with ``actions``, wild splits at the true scale). Returns {row: {seed: dict(
     model, alpha, history, train_seconds, <split>: metrics)}}."""
     y = to_target(train_outs["gt_3d"])
@@ -378,5 +456,33 @@ def run_variants(cfg: FBIConfig, train_outs: dict, eval_outs: dict, variants=tup
     return res
 
 
-__all__ = ["Variant", "VARIANTS", "FBIConfig", "config", "batch_fbi_labels", "train_fbi_branch", "refine_images",
-           "branch_outputs", "variant_input", "train_refiner", "evaluate_refined", "run_variants"]
+def permutation_correlation(x, y, *, n_perm: int = 20_000, seed: int = 0) -> dict:
+    """Pearson's r of paired per-group values (e.g. per action: a difficulty from one run and a gain
+    from others) and its one-sided permutation p-value: the share of re-pairings of ``y`` with ``x``
+    (shuffled group labels) whose r is at least the observed one -- every permutation with at most 8
+    groups, else ``n_perm`` random ones (p = (1 + hits) / (1 + n_perm)). NaN r and p with fewer than 3
+    groups, a non-finite value or a constant side. Returns dict(r, p, n, permutations, exact)."""
+    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+    if len(x) != len(y):
+        raise ValueError(f"permutation_correlation: {len(x)} vs {len(y)} values")
+    n = len(x)
+    nan = dict(r=float("nan"), p=float("nan"), n=n, permutations=0, exact=False)
+    if n < 3 or not (np.isfinite(x).all() and np.isfinite(y).all()) or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return nan
+    xs, ys = x - x.mean(), y - y.mean()
+    xs, ys = xs / np.linalg.norm(xs), ys / np.linalg.norm(ys)
+    r = float(xs @ ys)
+    exact = n <= 8
+    if exact:
+        perms = np.asarray(list(itertools.permutations(range(n))))
+    else:
+        g = np.random.default_rng([seed, 8191])
+        perms = np.argsort(g.random((n_perm, n)), axis=1)
+    hits = int(np.sum(ys[perms] @ xs >= r - 1e-12))
+    p = hits / len(perms) if exact else (1 + hits) / (1 + n_perm)
+    return dict(r=r, p=float(p), n=n, permutations=int(len(perms)), exact=exact)
+
+
+__all__ = ["Variant", "VARIANTS", "EXPLICIT", "FBIConfig", "config", "row_steps", "batch_fbi_labels",
+           "train_fbi_branch", "train_branches", "refiner_indices", "refine_images", "branch_outputs", "variant_input",
+           "train_refiner", "evaluate_refined", "run_variants", "permutation_correlation"]

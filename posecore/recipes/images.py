@@ -227,18 +227,20 @@ def eval_indices(n_total: int, n: int, seed: int = 0) -> np.ndarray:
 
 
 @torch.no_grad()
-def predict(model, ds, indices=None, batch_size: int = 32, device="cpu") -> dict:
+def predict(model, ds, indices=None, batch_size: int = 32, device="cpu", soft_beta: float | None = None) -> dict:
     """Run ``model`` over ``ds`` (an ImageDataset) at ``indices`` (default all). Returns numpy arrays:
     ``joints_2d`` (N, J, 2) predicted crop px, ``depth`` (N, J) normalised, ``maxvals`` (N, J), and the
     labels ``gt_2d`` (N, J, 2) crop px, ``visible``, ``gt_3d`` (N, J, 3) root-relative mm, ``has_3d``,
     ``intrinsics_crop`` (N, 4), ``index``, ``scene``; ``seconds`` the wall time; ``head_size`` (N,) crop
-    px where the dataset has MPII head boxes (photos: :meth:`posecore.data.photos.PhotoDataset.head_size_crop`),
-    else None (PCKh then takes the head size from the joints)."""
+    px where the dataset has head boxes (renders: the rendered head's, in every batch; photos: MPII's,
+    :meth:`posecore.data.photos.PhotoDataset.head_size_crop`), else None (PCKh then takes the head
+    size from the joints). ``soft_beta``: also ``soft_2d`` (N, J, 2) crop px, the soft-argmax of the
+    last heatmaps at that sharpness (what Yang et al.'s discriminator sees)."""
     model.eval()
     indices = np.arange(len(ds)) if indices is None else np.asarray(indices)
     R = model.config.hourglass.resolution
     keys = ("joints_2d", "joints_visible", "poses_3d", "has_3d", "intrinsics_crop", "index", "depth")
-    out = {k: [] for k in ("pred_2d", "pred_depth", "maxvals") + keys + ("scene",)}
+    out = {k: [] for k in ("pred_2d", "pred_depth", "maxvals") + keys + ("scene", "head_size", "soft_2d")}
     t0 = time.perf_counter()
     for s in range(0, len(indices), batch_size):
         b = ds.get_batch(indices[s:s + batch_size])
@@ -247,16 +249,25 @@ def predict(model, ds, indices=None, batch_size: int = 32, device="cpu") -> dict
         out["pred_2d"].append(j2d.cpu().numpy())
         out["pred_depth"].append(o["depth"].float().cpu().numpy())
         out["maxvals"].append(maxvals.cpu().numpy())
+        if "head_size" in b:
+            out["head_size"].append(np.asarray(b["head_size"].cpu() if isinstance(b["head_size"], torch.Tensor)
+                                               else b["head_size"], np.float64))
+        if soft_beta is not None:
+            from ..models.hourglass import heatmap_to_image
+            from ..models.yang import soft_argmax
+            hm = o["heatmaps"][-1].float()
+            out["soft_2d"].append(heatmap_to_image(soft_argmax(hm, soft_beta), R, hm.shape[-1]).cpu().numpy())
         for k in keys:
             v = b[k]
             out[k].append(v.cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
         out["scene"].append(np.asarray(b["scene"]).astype(str))
-    res = {k: np.concatenate(v) for k, v in out.items()}
+    res = {k: np.concatenate(v) for k, v in out.items() if v}
     return dict(joints_2d=res["pred_2d"], depth=res["pred_depth"], maxvals=res["maxvals"], gt_2d=res["joints_2d"],
                 visible=res["joints_visible"].astype(bool), gt_3d=res["poses_3d"], gt_depth=res["depth"],
                 has_3d=res["has_3d"].astype(bool), intrinsics_crop=res["intrinsics_crop"], index=res["index"],
                 scene=res["scene"], resolution=R, seconds=time.perf_counter() - t0,
-                head_size=_head_sizes(ds, res["index"]))
+                head_size=res["head_size"] if "head_size" in res else _head_sizes(ds, res["index"]),
+                **({"soft_2d": res["soft_2d"]} if "soft_2d" in res else {}))
 
 
 def _head_sizes(ds, indices):
@@ -272,14 +283,15 @@ def _head_sizes(ds, indices):
 EVAL_SPLITS = ("test", "wild_test", "wild_train")
 
 
-def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu") -> dict:
+def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu", soft_beta: float | None = None) -> dict:
     """The one scoring path of an image model over the chapters' evaluation images (``d``:
     :func:`posecore.recipes.image_data.load`): :func:`predict` on each split of :data:`EVAL_SPLITS`
     (lab test, wild test, held-out 2D-only wild training images), then
     :func:`posecore.evaluate.evaluate_images` -- the lab test's 3D at the canonical bone-length sum
     (Zhou et al. Sec. 4.1.2), the wild test's at each subject's true one (the known global scale of the
     3DHP protocol), per action. Returns ``{split: metrics, 'pred': {split: predict(...)}}`` (a split
-    that ``d`` lacks, e.g. the wild test of photos without one, is left out)."""
+    that ``d`` lacks, e.g. the wild test of photos without one, is left out). ``soft_beta``: see
+    :func:`predict` (adds ``pckh_soft``)."""
     from ..evaluate import evaluate_images
     from ..models.zhou import canonical_bone_sum
     bone_sum = canonical_bone_sum(d["canonical"])
@@ -287,7 +299,7 @@ def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu") -> dict:
     for split in EVAL_SPLITS:
         if split not in d["eval_idx"]:     # photos without a wild 3D test set
             continue
-        p = predict(model, d["images"][split], d["eval_idx"][split], batch_size, device=device)
+        p = predict(model, d["images"][split], d["eval_idx"][split], batch_size, device=device, soft_beta=soft_beta)
         out["pred"][split] = p
         out[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]],
                                      scale="true" if split == "wild_test" else "canonical")

@@ -5,7 +5,9 @@ adversarial term; "each training batch contains both the Human3.6M and in-the-wi
 ratio of 1:1" (Secs. 3.5-3.6, 4.2, 4.4). Plus the action-classification probe of Fig. 6.
 
 - :data:`VARIANTS` -- which 3D labels the wild images carry: the generator's (with / without geometric
-  search) or, possible only on synthetic data, the hidden true 3D (the ceiling of any generator).
+  search; with each image's true camera intrinsics or with an assumed nominal camera, as the paper's
+  2D datasets have no intrinsics) or, possible only on synthetic data, the hidden true 3D (the ceiling
+  of any generator).
 - :class:`WangImageConfig` / :func:`config` -- the per-profile settings (steps = Zhou's stages 2 + 3,
   so the Wang and Zhou rows see the same compute; the probe's window, width, steps and seeds).
 - :func:`wild_labels` -- the label generator (:func:`posecore.recipes.wang.generate_labels`) on the
@@ -17,7 +19,10 @@ ratio of 1:1" (Secs. 3.5-3.6, 4.2, 4.4). Plus the action-classification probe of
   -- lab test, wild test and wild training images as chapter 05 measures them.
 - :func:`predict_sequences` / :func:`probe_features` / :func:`train_probe` / :func:`run_probe` -- the
   probe: whole clips through every model (each image rendered once), body-frame windows of 25
-  frames, an MLP per seed, mean per-class accuracy on held-out clips.
+  frames, an MLP per seed, mean per-class accuracy on held-out windows (lab: later in time than every
+  training window, :func:`posecore.models.probe.split_in_time`; wild: held-out clips).
+- :func:`depth_tracking` -- Fig. 7 as numbers: do the predicted root-relative depths follow the true
+  ones over time (correlation, error of the frame-to-frame change)?
 """
 from __future__ import annotations
 
@@ -43,7 +48,9 @@ from .images import evaluate_splits, predict
 class Variant:
     """A Wang-style image network: the wild images' 3D labels are ``labels`` ('generated': the label
     generator with geometric search, the paper; 'generated_no_gs': the reconstruction alone; 'true':
-    the hidden ground truth, an oracle only synthetic data allows)."""
+    the hidden ground truth, an oracle only synthetic data allows; 'generated_assumed_f': the generator
+    with geometric search on a nominal camera of focal :data:`NOMINAL_FOCAL` px for every image instead
+    of its true intrinsics -- all that a 2D dataset without intrinsics allows)."""
     name: str
     labels: str
     paper: bool = False
@@ -52,9 +59,10 @@ class Variant:
 VARIANTS = {r.name: r for r in (
     Variant("Wang", "generated", paper=True),
     Variant("Wang w/o geometric search", "generated_no_gs"),
+    Variant("Wang (assumed focal)", "generated_assumed_f"),
     Variant("oracle: true wild 3D", "true"),
 )}
-LABELS = ("generated", "generated_no_gs", "true")
+LABELS = ("generated", "generated_no_gs", "generated_assumed_f", "true")
 
 
 # --- configuration ---------------------------------------------------------------------------------
@@ -65,8 +73,17 @@ class WangImageConfig:
     training pool) on which the network is compared with its labels and with the truth. The probe:
     ``window`` frames (the paper: 25), windows started every ``stride`` frames, an MLP of ``probe_width``
     trained ``probe_steps`` steps of batch ``probe_batch`` (Adam ``probe_lr``, weight decay
-    ``probe_wd``), ``probe_seeds`` seeds; ``probe_cameras``: the lab-test cameras whose clips are
-    predicted (0: all); ``probe_max_frames``: the first frames of each clip that are predicted (0: all). ``eval_batch``: images per forward pass when predicting whole clips."""
+    ``probe_wd``), ``probe_seeds`` seeds per network; ``probe_cameras``: the lab-test cameras whose clips
+    are predicted (0: all); ``probe_max_frames``: the first frames of each wild clip that are predicted
+    (0: all); ``probe_wild_passes``: how many of the wild training split's passes through each motion
+    (two, each with new random cameras: :func:`clip_passes`) are predicted, as separate clips (0: all);
+    ``probe_lab_frames``: the first frames of each lab clip that are predicted (0: whole clips). The lab probe splits
+    each lab motion in time (:func:`posecore.models.probe.split_in_time`): windows wholly in the first
+    ``probe_train_fraction`` of the motion's frames (the ``probe_gap``-frame gap taken out first) train,
+    windows wholly after the gap test; only lab clips of at least :attr:`min_lab_clip` frames give both
+    and are predicted. ``eval_batch``: images per forward pass when predicting whole clips.
+    ``depth_min_std``: Fig. 7's correlation counts a (window, joint) only where the true depth moves
+    (its standard deviation over the window >= this, mm)."""
     steps: int | None = None
     n_train_eval: int = 300
     window: int = 25
@@ -79,14 +96,21 @@ class WangImageConfig:
     probe_seeds: int = 5
     probe_cameras: int = 0
     probe_max_frames: int = 0
+    probe_lab_frames: int = 0
+    probe_wild_passes: int = 0
+    probe_gap: int = 10
+    probe_train_fraction: float = 0.5
     eval_batch: int = 64
+    depth_min_std: float = 10.0
 
     def __post_init__(self):
         if self.steps is not None and self.steps < 0:
             raise ValueError(f"WangImageConfig.steps must be >= 0 or None, got {self.steps}")
-        if self.window < 2 or self.stride < 1 or self.probe_seeds < 1:
-            raise ValueError(f"WangImageConfig: window >= 2, stride >= 1, probe_seeds >= 1 required, got "
-                             f"{self.window}, {self.stride}, {self.probe_seeds}")
+        if self.window < 2 or self.stride < 1 or self.probe_seeds < 1 or self.probe_gap < 0:
+            raise ValueError(f"WangImageConfig: window >= 2, stride >= 1, probe_seeds >= 1, probe_gap >= 0 required, "
+                             f"got {self.window}, {self.stride}, {self.probe_seeds}, {self.probe_gap}")
+        if not 0.0 < self.probe_train_fraction < 1.0:
+            raise ValueError(f"WangImageConfig: 0 < probe_train_fraction < 1 required, got {self.probe_train_fraction}")
 
     @classmethod
     def for_profile(cls, profile: str) -> "WangImageConfig":
@@ -94,15 +118,30 @@ class WangImageConfig:
             profile,
             # CI: proves the code path only
             smoke=cls(n_train_eval=8, window=5, stride=5, probe_width=16, probe_steps=5, probe_seeds=2,
-                      probe_cameras=1, probe_max_frames=10, eval_batch=64),
-            # 2 CPU cores: Zhou's quick stages 2 + 3 (600 steps) per row; the probe on two lab cameras
-            quick=cls(n_train_eval=300, stride=2, probe_steps=200, probe_seeds=5, probe_cameras=2, probe_max_frames=60),
+                      probe_cameras=1, probe_max_frames=10, probe_wild_passes=1, probe_lab_frames=12, probe_gap=2,
+                      eval_batch=64),
+            # 2 CPU cores: Zhou's quick stages 2 + 3 (600 steps) per row; the probe on two lab cameras (whole
+            # lab clips: the 5 of >= 60 frames, 4 actions), the first 60 frames of each wild clip (one of the two
+            # camera passes of the wild training split)
+            quick=cls(n_train_eval=300, stride=2, probe_steps=200, probe_seeds=5, probe_cameras=2, probe_max_frames=60,
+                      probe_wild_passes=1),
             # the paper's 25-frame windows; all of Zhou's stage 2 + 3 steps
             full=cls(n_train_eval=2000),
         )
 
     def row_steps(self, zcfg: "zhou_recipe.RunConfig") -> int:
         return self.steps if self.steps is not None else zcfg.stage2_steps + zcfg.stage3_steps
+
+    @property
+    def min_lab_clip(self) -> int:
+        """The fewest frames a lab motion needs for one training and one test window of the probe
+        (:func:`posecore.models.probe.split_in_time` with ``probe_gap`` and ``probe_train_fraction``)."""
+        n = 2 * self.window + self.probe_gap
+        while True:
+            k = int(np.floor(self.probe_train_fraction * (n - self.probe_gap)))
+            if k >= self.window and n - self.probe_gap - k >= self.window:
+                return n
+            n += 1
 
 
 # every recipe module names its configuration Config (and makes it with config(profile, **overrides))
@@ -120,32 +159,55 @@ def config(profile: str | None = None, **overrides) -> WangImageConfig:
 NOMINAL_FOCAL = 1200.0
 
 
-def label_camera(ps) -> np.ndarray:
+def intrinsics_known(ps) -> np.ndarray:
+    """(N,) bool: does each sample of the PoseSet ``ps`` carry camera intrinsics (MPII's placeholder
+    [1, 1, 0, 0] means unknown)?"""
+    K = np.asarray(ps.intrinsics, np.float64)
+    return ~((K[:, 0] <= 1.0) & (K[:, 1] <= 1.0))
+
+
+def label_camera(ps, focal: float | None = None) -> np.ndarray:
     """(N, 4) intrinsics the label generator uses for the PoseSet ``ps``: its own, or where they are
     unknown (MPII's placeholder [1, 1, 0, 0]) a nominal camera -- focal :data:`NOMINAL_FOCAL` px,
-    principal point at the centre of the sample's annotated joints."""
+    principal point at the centre of the sample's annotated joints (the person on the optical axis, as
+    the paper's crops centre each person). ``focal``: the nominal camera with this focal on *every*
+    sample, known intrinsics or not (the 'assumed focal' labels: what a 2D dataset without intrinsics,
+    the paper's LSP / MPII / AI Challenger, allows)."""
     K = np.asarray(ps.intrinsics, np.float64).copy()
-    unknown = (K[:, 0] <= 1.0) & (K[:, 1] <= 1.0)
+    unknown = ~intrinsics_known(ps) if focal is None else np.ones(len(K), bool)
+    f = NOMINAL_FOCAL if focal is None else float(focal)
+    if not f > 0:
+        raise ValueError(f"label_camera: focal must be > 0 px, got {focal}")
     if unknown.any():
         p, vis = np.asarray(ps.poses_2d, np.float64)[unknown], np.asarray(ps.visible, bool)[unknown]
         n = np.maximum(vis.sum(1, keepdims=True), 1)
-        K[unknown] = np.concatenate([np.full((len(p), 2), NOMINAL_FOCAL), (p * vis[..., None]).sum(1) / n], 1)
+        K[unknown] = np.concatenate([np.full((len(p), 2), f), (p * vis[..., None]).sum(1) / n], 1)
     return K
 
 
-def wild_labels(lifter, wild_train, hidden_3d=None) -> dict:
+def wild_labels(lifter, wild_train, hidden_3d=None, assumed_focal: float | None = None) -> dict:
     """The 3D labels of the wild training split for every row: {labels kind: (poses (N, 17, 3)
     root-relative mm, valid (N,) bool)}. 'generated': the generator with geometric search (the
     paper's labels; a sample whose root depth cannot be found is invalid and stays 2D-only);
-    'generated_no_gs': the reconstruction alone; 'true': ``hidden_3d`` (N, 17, 3) when given. Samples
-    with an unannotated joint (MPII) are invalid in both; unknown intrinsics: :func:`label_camera`."""
+    'generated_no_gs': the reconstruction alone; 'generated_assumed_f' (when ``assumed_focal`` is
+    given): the generator with geometric search on the nominal camera of that focal for every sample
+    (:func:`label_camera`); 'true': ``hidden_3d`` (N, 17, 3) when given. Samples with an unannotated
+    joint (MPII) are invalid in all generated sets; unknown intrinsics: :func:`label_camera`."""
     poses_2d, K = wild_train.poses_2d, label_camera(wild_train)
     complete = np.asarray(wild_train.visible, bool).all(1)
-    labels, valid, Z, rel = wang_recipe.generate_labels(lifter, poses_2d, K)
-    gen = np.zeros_like(rel, dtype=np.float32)
-    gen[valid] = labels - labels[:, :1]
+
+    def generated(K):
+        labels, valid, _, rel = wang_recipe.generate_labels(lifter, poses_2d, K)
+        gen = np.zeros_like(rel, dtype=np.float32)
+        gen[valid] = labels - labels[:, :1]
+        return gen, valid, rel
+
+    gen, valid, rel = generated(K)
     out = {"generated": (gen, valid & complete),
            "generated_no_gs": ((rel - rel[:, :1]).astype(np.float32), complete.copy())}
+    if assumed_focal is not None:
+        gen_f, valid_f, _ = generated(label_camera(wild_train, focal=assumed_focal))
+        out["generated_assumed_f"] = (gen_f, valid_f & complete)
     if hidden_3d is not None:
         h = np.asarray(hidden_3d, np.float32)
         if h.shape != rel.shape:
@@ -265,18 +327,38 @@ def predict_sequences(models: dict, ds, indices, canonical_sum: float, batch_siz
     return {k: np.concatenate(v).astype(np.float32) for k, v in out.items()}
 
 
-def clip_indices(groups, frames, candidates=None, max_per_clip: int = 0) -> np.ndarray:
+def clip_indices(groups, frames, candidates=None, max_per_clip: int = 0, min_len: int = 0) -> np.ndarray:
     """The samples of every clip (same ``groups`` label) among ``candidates`` (default all), the first
-    ``max_per_clip`` of each in frame order (0: all), sorted."""
+    ``max_per_clip`` of each in frame order (0: all), sorted; a clip left with fewer than ``min_len``
+    samples is dropped."""
     groups, frames = np.asarray(groups), np.asarray(frames)
     cand = np.arange(len(groups)) if candidates is None else np.asarray(candidates)
-    if max_per_clip <= 0:
+    if max_per_clip <= 0 and min_len <= 0:
         return np.sort(cand)
     keep = []
     for g in dict.fromkeys(groups[cand].tolist()):
         idx = cand[groups[cand] == g]
-        keep.append(idx[np.argsort(frames[idx], kind="stable")][:max_per_clip])
-    return np.sort(np.concatenate(keep))
+        idx = idx[np.argsort(frames[idx], kind="stable")]
+        idx = idx[:max_per_clip] if max_per_clip > 0 else idx
+        if len(idx) >= min_len:
+            keep.append(idx)
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
+
+
+def clip_passes(groups, frames) -> np.ndarray:
+    """(N,) int: which pass through its clip each sample belongs to, for data that store one clip's
+    frames several times over in sequence (posecore-synth's wild training split renders every motion
+    twice, each time through new random cameras, under one subject / sequence): in storage order, a
+    group's pass count goes up wherever its frame number does not increase. Without it, windows over
+    such a clip would interleave the passes (frames 0, 0, 1, 1, ...)."""
+    groups, frames = np.asarray(groups), np.asarray(frames)
+    if groups.shape != frames.shape or groups.ndim != 1:
+        raise ValueError(f"clip_passes: groups and frames must be matching (N,) arrays, got {groups.shape}, {frames.shape}")
+    out = np.zeros(len(groups), np.int64)
+    for g in dict.fromkeys(groups.tolist()):
+        idx = np.flatnonzero(groups == g)
+        out[idx] = np.r_[0, np.cumsum(np.diff(frames[idx]) <= 0)]
+    return out
 
 
 def pose_2d_features(poses_2d) -> np.ndarray:
@@ -361,6 +443,34 @@ def clip_depth_spread(poses, win: np.ndarray) -> float:
     return float(z[win].std(1)[:, 1:].mean())                                   # (W, T, 17) -> std over T
 
 
+def depth_tracking(poses, truth, win: np.ndarray, min_std: float = 10.0) -> dict:
+    """Fig. 7 as numbers that flat depths *and* frame-to-frame jitter lose: each joint's root-relative
+    depth (camera z, mm; fixed cameras) over a window's frames, predicted (``poses`` (N, 17, 3)) against
+    true (``truth``). ``corr``: the mean over (window, joint) of the Pearson correlation of the two
+    depth trajectories, over the pairs whose true depth moves (standard deviation >= ``min_std`` mm;
+    a prediction that does not move at all counts 0); ``dz_error``: the mean absolute error of the
+    frame-to-frame depth change (mm per frame, every window and non-root joint); ``spread``:
+    :func:`clip_depth_spread` of the prediction; ``pairs``: how many (window, joint) pairs ``corr``
+    averages. Invariant to a constant depth offset and (``corr``) to a depth scale."""
+    p, t = np.asarray(poses, np.float64), np.asarray(truth, np.float64)
+    if p.shape != t.shape or p.ndim != 3 or p.shape[-1] != 3:
+        raise ValueError(f"depth_tracking: poses {p.shape} and truth {t.shape} differ or are not (N, 17, 3)")
+    p, t = p[..., 2], t[..., 2]
+    win = np.asarray(win)
+    if win.ndim != 2 or win.shape[1] < 2:
+        raise ValueError(f"depth_tracking: windows must be (W, T >= 2), got {win.shape}")
+    zp = (p - p[:, :1])[win][..., 1:]                                          # (W, T, 16)
+    zt = (t - t[:, :1])[win][..., 1:]
+    dp, dt = zp - zp.mean(1, keepdims=True), zt - zt.mean(1, keepdims=True)
+    sp, st = np.sqrt((dp ** 2).mean(1)), np.sqrt((dt ** 2).mean(1))            # (W, 16)
+    moving = st >= min_std
+    r = np.where(sp > 1e-9, (dp * dt).mean(1) / np.maximum(sp * st, 1e-12), 0.0)
+    corr = float(r[moving].mean()) if moving.any() else float("nan")
+    dz = float(np.abs(np.diff(zp, axis=1) - np.diff(zt, axis=1)).mean())
+    return dict(corr=corr, dz_error=dz, spread=clip_depth_spread(poses, win), pairs=int(moving.sum()))
+
+
 __all__ = ["Variant", "VARIANTS", "LABELS", "NOMINAL_FOCAL", "label_camera", "WangImageConfig", "config", "wild_labels", "labels_id", "label_quality",
            "Relabelled", "train_variant", "evaluate_model", "training_images_check", "predict_sequences", "clip_indices",
-           "pose_2d_features", "probe_features", "train_probe", "run_probe", "clip_depth_spread"]
+           "clip_passes", "pose_2d_features", "probe_features", "train_probe", "run_probe", "clip_depth_spread", "depth_tracking",
+           "intrinsics_known"]

@@ -3,11 +3,13 @@ with the multi-source discriminator, the rows of the paper's Table 2 (plus our c
 per-profile configuration.
 
 - :data:`VARIANTS` -- Baseline (fix 2D), Baseline, Map, Geo, Full (fix 2D), Full (w/o pretrain), Full
-  (the paper's Table 2), and three rows of ours: Full without the image source (real samples are
+  (the paper's Table 2), and four rows of ours: Full without the image source (real samples are
   always lab images, so an image-only cue can flag every wild image as fake), the supervised control
   (the Baseline trained for the adversarial stage's extra steps with no discriminator: is a gain
-  adversarial or just more training?) and Full at a larger adversarial weight (our loss
-  normalisation differs from the paper's sums, see :class:`YangConfig`).
+  adversarial or just more training?) and Full at two larger adversarial weights (x100 the paper's,
+  and the book's former 1e-4 on our mean losses: an upward sweep from the paper's weight, which
+  :func:`lambda_of` rescales to our means; see :class:`YangConfig`). :func:`total_steps`: every row's
+  generator steps (the adversarial rows, the control and 'w/o pretrain' train equally long).
 - :func:`pose_loss` -- paper Eq. 2: heatmap L2 on every image + ``lambda_reg`` x depth L2 on the
   3D-labelled ones.
 - :func:`discriminator_inputs` -- what D sees of a real (ground truth of a lab image) or fake (G's
@@ -18,6 +20,8 @@ per-profile configuration.
   regressor), :func:`train_adversarial` (stage 3: one D step then one G step per iteration,
   ``L_D`` = BCE(real, 1) + BCE(fake, 0), ``L_G = lambda_adv * BCE(D(fake), 1) + L_pose``),
   :func:`train_variant` and :func:`run_variants` (train or load, then evaluate every row).
+- :func:`curve_on_total_steps` (Fig. 5 against total generator steps) and
+  :func:`protocol_2_per_action` (Table 1's Protocol #2 per action).
 
 Every stage is a :func:`posecore.train.fit` run with its own checkpoint named by the hash of what it
 depends on, so rows that share a stage (every adversarial row starts from the one supervised
@@ -30,10 +34,11 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import artefacts, profiles, train
+from .. import artefacts, metrics, profiles, train
 from ..evaluate import evaluate_images
 from ..losses import LAMBDA_REG, depth_loss, heatmap_loss
 from ..models.hourglass import heatmap_to_image
@@ -47,7 +52,9 @@ from .images import MixedBatches, evaluate_splits, optimizer, predict, scheduler
 # the behaviour versions of Yang's two stages (posecore.artefacts); both start from the shared backbone
 # (its key is part of the data), the adversarial stage from the supervised one
 SUPERVISED = artefacts.stage("yang-supervised", 1)
-ADVERSARIAL = artefacts.stage("yang-adversarial", 1, (SUPERVISED,))
+# 2: the adversarial weight is the paper's over J x h x w (its losses are sums, ours means); the row
+# without pretraining trains the supervised stage's steps too (equal total steps)
+ADVERSARIAL = artefacts.stage("yang-adversarial", 2, (SUPERVISED,))
 
 
 # --- rows of Table 2 -------------------------------------------------------------------------------
@@ -56,14 +63,17 @@ class Variant:
     """One row. ``adversarial``: train the adversarial stage after (or, without ``pretrain``, instead
     of) the supervised stage 2; ``sources``: D's information sources; ``fix_2d``: the 2D module stays
     the shared backbone in every stage (only the depth regressor learns);
-    ``lambda_factor``: this row's adversarial weight over the config's (0: the supervised control --
-    the adversarial stage's steps with no D); ``paper``: a row of the paper's Table 2 (else ours)."""
+    ``lambda_factor``: this row's adversarial weight over the paper's (0: the supervised control --
+    the adversarial stage's steps with no D); ``lambda_means``: > 0, the weight applied as it is to our
+    mean losses instead (the book's weight before the rescale: 1e-4 on means, ~1.7e4 x the paper's);
+    ``paper``: a row of the paper's Table 2 (else ours)."""
     name: str
     adversarial: bool = True
     sources: tuple = SOURCES
     fix_2d: bool = False
     pretrain: bool = True
     lambda_factor: float = 1.0
+    lambda_means: float = 0.0
     paper: bool = True
 
 
@@ -78,13 +88,29 @@ VARIANTS = {v.name: v for v in (
     Variant("Full (no image source)", sources=("geo", "maps"), paper=False),
     Variant("Baseline + stage-3 steps (no D)", lambda_factor=0.0, paper=False),
     Variant("Full (lambda x100)", lambda_factor=100.0, paper=False),
+    Variant("Full (lambda 1e-4 on means)", lambda_means=1e-4, paper=False),
 )}
 PAPER_ROWS = tuple(n for n, v in VARIANTS.items() if v.paper)
 
 
-def lambda_of(variant: Variant, lambda_adv: float) -> float:
-    """The adversarial weight of a row: ``variant.lambda_factor`` x the config's ``lambda_adv``."""
-    return variant.lambda_factor * lambda_adv
+def lambda_of(variant: Variant, lambda_adv: float, heatmap_resolution: int, num_joints: int = 17) -> float:
+    """The adversarial weight a row applies to our losses: the paper's Eqs. 2 and 5 sum the heatmap
+    error over J x h x w and add ``lambda_adv`` x the adversarial loss; ours average the heatmap error,
+    so the same balance is ``lambda_adv / (J h w)``, times ``variant.lambda_factor`` (or
+    ``variant.lambda_means`` as it is, where set)."""
+    if variant.lambda_means > 0:
+        return variant.lambda_means
+    return variant.lambda_factor * lambda_adv / (num_joints * heatmap_resolution ** 2)
+
+
+def total_steps(variant: Variant, cfg: "YangConfig") -> int:
+    """The generator steps a row trains after the shared backbone: the supervised stage (with
+    pretraining) plus the adversarial stage (adversarial rows, the no-D control included); a row
+    without pretraining trains the adversarial stage for both stages' steps, so every row of the
+    adversarial comparisons has trained equally long."""
+    if not variant.adversarial:
+        return cfg.stage2_steps
+    return cfg.stage2_steps + cfg.adv_steps
 
 
 # --- configuration ---------------------------------------------------------------------------------
@@ -94,9 +120,10 @@ class YangConfig:
     resolution). Paper: batch 12 for all steps, 200k supervised and 120k adversarial iterations,
     lambda_adv = 1e-4; G RMSprop 2.5e-4 (the Zhou / Newell setting: the paper names no optimiser), D
     Adam 1e-4 (0.5, 0.999), one D step per G step (not given; our choice). ``lambda_reg``: the paper's
-    Eq. 2 puts no weight on the depth term; we use Zhou's 0.1 in Zhou's depth units. Our losses are
-    means where the paper's Eqs. 2-5 are sums, so the paper's lambda_adv is not the same weight here:
-    the 'Full (lambda x100)' row shows a larger one. ``soft_argmax_beta``: sharpness of the soft-argmax
+    Eq. 2 puts no weight on the depth term; we use Zhou's 0.1 in Zhou's depth units. ``lambda_adv`` is
+    the paper's weight on its summed heatmap loss; our losses are means, so the weight applied is
+    ``lambda_adv / (J h w)`` (:func:`lambda_of`); rows 'Full (lambda x100)' and 'Full (lambda 1e-4 on
+    means)' (the book's weight before, ~1.7e4 x the paper's at 32 x 32 heatmaps) sweep it upwards. ``soft_argmax_beta``: sharpness of the soft-argmax
     that turns G's heatmaps into the descriptor's x, y (heatmaps peak at ~1, so beta sets how far
     below the peak a pixel's weight falls: exp(-beta * (1 - value))). ``d_width``: each D embedding's
     size. ``curve_every`` / ``n_curve``: lab-test MPJPE on ``n_curve`` images every ``curve_every``
@@ -340,13 +367,16 @@ def train_adversarial(G: ZhouNet, variant: Variant, cfg: YangConfig, backbone_cf
     """Stage 3 of ``variant`` from ``G`` as it is (the supervised Baseline, or the backbone with a fresh
     depth regressor for 'w/o pretrain'; ``start_id`` names that start in the checkpoint).
     ``curve_fn(G) -> dict`` (optional) is logged every ``cfg.curve_every`` steps (Fig. 5). Returns
-    (D or None for the control, history)."""
-    lam = lambda_of(variant, cfg.lambda_adv)
+    (D or None for the control, history). A row without pretraining trains ``stage2_steps +
+    adv_steps`` here (:func:`total_steps`)."""
+    hg = backbone_cfg.hourglass()
+    lam = lambda_of(variant, cfg.lambda_adv, hg.heatmap_resolution, hg.num_joints)
+    steps = cfg.adv_steps + (0 if variant.pretrain else cfg.stage2_steps)
     D = None
     if lam > 0:
         train.seed_everything(cfg.seed + 31)
         D = MultiSourceDiscriminator(cfg.discriminator(backbone_cfg, variant.sources)).to(device)
-    sc = _stage_config(cfg, backbone_cfg, data_id, "adversarial", steps=cfg.adv_steps, start=start_id,
+    sc = _stage_config(cfg, backbone_cfg, data_id, "adversarial", steps=steps, start=start_id,
                        sources=list(variant.sources) if D is not None else [], fix_2d=variant.fix_2d,
                        lambda_adv=lam, d_lr=cfg.d_lr, d_width=cfg.d_width, beta=cfg.soft_argmax_beta,
                        curve_every=cfg.curve_every, n_curve=cfg.n_curve)
@@ -374,7 +404,7 @@ def train_adversarial(G: ZhouNet, variant: Variant, cfg: YangConfig, backbone_cf
         G.eval()
         return curve_fn(G)
     hist = train_stage(step_fn, _batches(lab, wild, cfg, 3, device), models=models, optimizers=opts,
-                       schedulers=schedulers(opt_g, cfg.lr_schedule, cfg.lr, cfg.adv_steps), steps=cfg.adv_steps,
+                       schedulers=schedulers(opt_g, cfg.lr_schedule, cfg.lr, steps), steps=steps,
                        checkpoint=ckpt, config=sc, seed=cfg.seed + 3, callbacks=callbacks,
                        first_log=start_of_curve if callbacks else None, desc=f"yang {variant.name}",
                        progress=progress)
@@ -420,12 +450,39 @@ def curve(d: dict, cfg: YangConfig, device="cpu"):
     return fn
 
 
+def curve_on_total_steps(variant: Variant | str, cfg: YangConfig, history: list) -> tuple[list, list]:
+    """Fig. 5's points of a row against its TOTAL generator steps after the backbone: the adversarial
+    stage's ``curve_mpjpe`` logs (``history``: the row's ``history['adversarial']``) shifted by the
+    supervised stage's ``cfg.stage2_steps`` where the row was pretrained (a row without pretraining
+    starts at 0). Returns (steps, lab MPJPE mm); empty for a row without an adversarial stage."""
+    variant = VARIANTS[variant] if isinstance(variant, str) else variant
+    offset = cfg.stage2_steps if variant.pretrain else 0
+    pts = [(int(h["step"]) + offset, float(h["curve_mpjpe"])) for h in history
+           if "curve_mpjpe" in h and np.isfinite(h["curve_mpjpe"])]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def protocol_2_per_action(pred_3d, gt_3d, actions) -> dict:
+    """Protocol #2 of the paper's Table 1: P-MPJPE (mm, after a similarity Procrustes alignment:
+    :func:`posecore.metrics.p_mpjpe`) per action (subactions merged) and ``'Average'`` over the actions,
+    as Protocol #1's ``per_action`` (:func:`posecore.metrics.per_action`). ``pred_3d``, ``gt_3d``
+    (N, J, 3) root-relative mm; ``actions`` (N,) the samples' actions in the same order."""
+    pred_3d, gt_3d = np.asarray(pred_3d, np.float64), np.asarray(gt_3d, np.float64)
+    actions = np.asarray(actions).astype(str)
+    if len(actions) != len(pred_3d):
+        raise ValueError(f"protocol_2_per_action: {len(pred_3d)} poses but {len(actions)} actions")
+    return metrics.per_action(np.asarray(metrics.p_mpjpe(pred_3d, gt_3d, reduction="none")), actions)
+
+
 def run_variants(cfg: YangConfig, d: dict, backbone_cfg: BackboneConfig, backbone, variants=tuple(VARIANTS),
                  device="cpu", progress: bool = True) -> dict:
     """Train (or load) each row and evaluate it as chapter 05 does (lab test at the canonical bone sum,
     wild test at the true one, held-out 2D-only wild images). ``d``: :func:`posecore.recipes.image_data.load`
-    (``cfg`` has its data fields). Returns {row: dict(G, D, history, pred, test, wild_test, wild_train,
-    train_seconds, eval_seconds)}."""
+    (``cfg`` has its data fields; every split also gets ``pckh_soft``, the PCKh of the soft-argmax 2D
+    the discriminator sees, and the lab test ``per_action_p2``, Protocol #2 per action:
+    :func:`protocol_2_per_action`). Returns {row: dict(G, D, history, pred, test, wild_test,
+    wild_train, train_seconds, eval_seconds, steps (generator steps after the backbone:
+    :func:`total_steps`), lambda_adv (the weight applied to our mean losses; 0 without D))}."""
     fn = curve(d, cfg, device) if cfg.curve_every > 0 else None
     out = {}
     for name in variants:
@@ -433,12 +490,21 @@ def run_variants(cfg: YangConfig, d: dict, backbone_cfg: BackboneConfig, backbon
         res = train_variant(name, cfg, backbone_cfg, backbone, d["images"]["train"], d["images"]["wild_train"],
                             d["data_id"], device=device, progress=progress, curve_fn=fn)
         t1 = time.perf_counter()
-        res.update(train_seconds=t1 - t0, **evaluate_splits(res["G"], d, cfg.eval_batch, device=device))
+        res.update(train_seconds=t1 - t0, **evaluate_splits(res["G"], d, cfg.eval_batch, device=device,
+                                                            soft_beta=cfg.soft_argmax_beta))
+        p = res["pred"]["test"]
+        if "pred_3d" in res["test"]:
+            acts = np.asarray(d["sets"]["test"].action[p["index"]])[p["has_3d"]]
+            res["test"]["per_action_p2"] = protocol_2_per_action(res["test"]["pred_3d"], res["test"]["gt_3d"], acts)
+        v = VARIANTS[name]
+        hg = backbone_cfg.hourglass()
+        res.update(steps=total_steps(v, cfg),
+                   lambda_adv=lambda_of(v, cfg.lambda_adv, hg.heatmap_resolution, hg.num_joints) if v.adversarial else 0.0)
         res["eval_seconds"] = time.perf_counter() - t1
         out[name] = res
     return out
 
 
-__all__ = ["Variant", "VARIANTS", "PAPER_ROWS", "lambda_of", "YangConfig", "config", "backbone_config", "pose_loss",
-           "discriminator_inputs", "train_supervised", "make_adversarial_step", "train_adversarial",
-           "train_variant", "curve", "run_variants"]
+__all__ = ["Variant", "VARIANTS", "PAPER_ROWS", "lambda_of", "total_steps", "YangConfig", "config", "backbone_config",
+           "pose_loss", "discriminator_inputs", "train_supervised", "make_adversarial_step", "train_adversarial",
+           "train_variant", "curve", "curve_on_total_steps", "protocol_2_per_action", "run_variants"]

@@ -241,7 +241,10 @@ def run_variants(cfg: RunConfig, d: dict, backbone_cfg: BackboneConfig, backbone
     :func:`posecore.recipes.backbone.get`) and evaluate it on the lab test, the wild test and the
     2D-only wild training images. The lab test's 3D pose is scaled to the canonical bone sum (Sec.
     4.1.2); the wild test's to the subject's true bone sum (the known global scale, as the official
-    3DHP evaluation). Returns {variant: dict(model, history, test, wild_test, wild_train, pred, seconds)}."""
+    3DHP evaluation). Returns {variant: dict(model, history, test, wild_test, wild_train, pred, seconds,
+    steps)}; ``steps``: the variant's training steps after the shared backbone (stages 2 and 3: every
+    variant trains both, the 'wo geo' ones without the geometric loss, so compared variants train
+    equally long)."""
     tc = cfg.train_config(backbone_cfg)
     out = {}
     for name in variants:
@@ -249,7 +252,7 @@ def run_variants(cfg: RunConfig, d: dict, backbone_cfg: BackboneConfig, backbone
         model, hist = train_variant(name, tc, d["images"]["train"], d["images"]["wild_train"], d["canonical"],
                                     data_id=d["data_id"], device=device, progress=progress, backbone=backbone)
         t1 = time.perf_counter()
-        res = dict(model=model, history=hist, train_seconds=t1 - t0,
+        res = dict(model=model, history=hist, train_seconds=t1 - t0, steps=tc.stage2_steps + tc.stage3_steps,
                    **evaluate_splits(model, d, cfg.eval_batch, device=device))
         res["eval_seconds"] = time.perf_counter() - t1
         out[name] = res

@@ -1,0 +1,106 @@
+"""The facing probe (chapter 00): how well a small classifier, trained for a fixed short budget on
+lab-training crops, tells whether the torso faces the camera -- on held-out lab-test and wild-test
+crops, for the renders with the facing cues of renderer VERSION 2 and without them (``cues=False``,
+the VERSION 1 bodies). It measures the data: the label is read from the 3D pose
+(:func:`posecore.data.render.facing`, the cosine between the torso's forward direction and the
+direction to the camera), which no image network of the book is given.
+
+- :class:`ProbeConfig` / :func:`config` -- crop size, steps, batch, evaluation size per profile.
+- :func:`run` -- train one probe per renderer setting and score it: accuracy (%) on crops whose
+  facing is clear (``|cos| >= min_cos``: a body seen from the side faces neither way) and on all.
+
+Crops are rendered afresh for every batch (new jitter and styles each step, seeded by the step), the
+same person-centred crops as the backbone's (:func:`posecore.data.render.render_samples`), mirrored
+with probability 1/2 (a mirrored body faces the same way).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import profiles, train
+from ..data.render import facing, render_samples
+from ..models.facing import FacingNet
+from .images import eval_indices
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """``resolution``: the crops' side (px, the backbone's); ``steps`` x ``batch_size`` training crops
+    from the lab training split (Adam, ``lr``); ``n_eval`` lab-test and wild-test crops scored;
+    ``min_cos``: the clear-facing threshold of the headline accuracy."""
+    resolution: int = 64
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 2e-3
+    n_eval: int = 2000
+    min_cos: float = 0.3
+    seed: int = 0
+
+    @classmethod
+    def for_profile(cls, profile: str) -> "ProbeConfig":
+        # quick: about 2 minutes per renderer setting on one CPU core (the issue allows 5)
+        return profiles.pick(profile, smoke=cls(resolution=32, steps=4, batch_size=8, n_eval=32),
+                             quick=cls(steps=1200, n_eval=1200), full=cls())
+
+
+Config = ProbeConfig
+
+
+def config(profile: str | None = None, **overrides) -> ProbeConfig:
+    return profiles.override(ProbeConfig.for_profile(profiles.resolve(profile)), **overrides)
+
+
+def _crops(ps, idx, cfg: ProbeConfig, seed: int, cues: bool, augment: bool):
+    out = render_samples(ps, idx, cfg.resolution, seed, cues=cues,
+                         scale_jitter=0.25 if augment else 0.0, shift_jitter=0.1 if augment else 0.0)
+    return out["images"], torch.as_tensor(facing(out["poses_3d"].numpy()))
+
+
+@torch.no_grad()
+def _score(net, images, cos, min_cos: float) -> dict:
+    net.eval()
+    logits = torch.cat([net(images[s:s + 256]) for s in range(0, len(images), 256)])
+    right = (logits > 0) == (cos > 0)
+    clear = cos.abs() >= min_cos
+    return {"accuracy": float(100 * right[clear].float().mean()), "accuracy_all": float(100 * right.float().mean()),
+            "n_clear": int(clear.sum()), "n": len(cos)}
+
+
+def run(cfg: ProbeConfig, splits: dict, cues=(False, True), progress: bool = True) -> dict:
+    """Train and score one probe per ``cues`` setting. ``splits``: PoseSets ``train`` (lab training),
+    ``test`` and ``wild_test`` (with 3D: the renderer draws them). Returns ``{cues: {'lab_test':
+    {...}, 'wild_test': {...}, 'seconds': training time}}`` with ``accuracy`` (%, clear-facing crops),
+    ``accuracy_all`` (%, every crop), ``n_clear`` and ``n`` per split."""
+    from tqdm.auto import tqdm
+    lab = splits["train"]
+    evals = {name: eval_indices(len(splits[s]), cfg.n_eval, cfg.seed) for name, s in
+             (("lab_test", "test"), ("wild_test", "wild_test"))}
+    out = {}
+    for c in cues:
+        train.seed_everything(cfg.seed)
+        net = FacingNet()
+        opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.steps, eta_min=0.05 * cfg.lr)
+        t0 = time.perf_counter()
+        for step in tqdm(range(cfg.steps), desc=f"facing probe (cues={c})", disable=not progress, mininterval=5):
+            rng = np.random.default_rng([cfg.seed, 7707, step])
+            images, cos = _crops(lab, rng.integers(0, len(lab), cfg.batch_size), cfg, 1000 + step, c, True)
+            flip = torch.as_tensor(rng.random(len(images)) < 0.5)
+            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+            keep = cos.abs() >= 0.05                   # a body seen exactly from the side has no answer
+            net.train()
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(net(images)[keep], (cos[keep] > 0).float())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        res = {"seconds": time.perf_counter() - t0}
+        for name, s in (("lab_test", "test"), ("wild_test", "wild_test")):
+            images, cos = _crops(splits[s], evals[name], cfg, cfg.seed, c, False)
+            res[name] = _score(net, images, cos, cfg.min_cos)
+        out[c] = res
+    return out
