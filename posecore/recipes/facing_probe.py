@@ -11,7 +11,10 @@ direction to the camera), which no image network of the book is given.
 
 Crops are rendered afresh for every batch (new jitter and styles each step, seeded by the step), the
 same person-centred crops as the backbone's (:func:`posecore.data.render.render_samples`), mirrored
-with probability 1/2 (a mirrored body faces the same way).
+with probability 1/2 (a mirrored body faces the same way) and recoloured (:func:`recolour`: the lab
+has five training outfits, so without it the probe learns those outfits' colours, not the facing --
+measured: 99 % on held-out frames of the training subjects, chance on a test subject in a shirt colour
+no training subject wears).
 """
 from __future__ import annotations
 
@@ -54,6 +57,22 @@ def config(profile: str | None = None, **overrides) -> ProbeConfig:
     return profiles.override(ProbeConfig.for_profile(profiles.resolve(profile)), **overrides)
 
 
+_PERMUTATIONS = torch.tensor([[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]])
+
+
+def recolour(images: torch.Tensor, seed: int) -> torch.Tensor:
+    """(B, 3, R, R) images in [0, 1] -> the same with their colour channels permuted, each channel's
+    gain drawn from [0.6, 1.4] and, for 30 % of them, the values inverted (1 - x); deterministic in
+    ``seed``. What changes the colours of clothes and backgrounds and keeps every shape and edge."""
+    g = torch.Generator().manual_seed(int(seed))
+    b = len(images)
+    perm = _PERMUTATIONS[torch.randint(0, 6, (b,), generator=g)]                       # (B, 3)
+    out = images.gather(1, perm[:, :, None, None].expand_as(images))
+    out = (out * (0.6 + 0.8 * torch.rand(b, 3, 1, 1, generator=g))).clamp_(0, 1)
+    inv = torch.rand(b, generator=g) < 0.3
+    return torch.where(inv[:, None, None, None], 1 - out, out)
+
+
 def _crops(ps, idx, cfg: ProbeConfig, seed: int, cues: bool, augment: bool):
     out = render_samples(ps, idx, cfg.resolution, seed, cues=cues,
                          scale_jitter=0.25 if augment else 0.0, shift_jitter=0.1 if augment else 0.0)
@@ -90,7 +109,7 @@ def run(cfg: ProbeConfig, splits: dict, cues=(False, True), progress: bool = Tru
             rng = np.random.default_rng([cfg.seed, 7707, step])
             images, cos = _crops(lab, rng.integers(0, len(lab), cfg.batch_size), cfg, 1000 + step, c, True)
             flip = torch.as_tensor(rng.random(len(images)) < 0.5)
-            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+            images = recolour(torch.where(flip[:, None, None, None], images.flip(-1), images), 10_000 + step)
             keep = cos.abs() >= 0.05                   # a body seen exactly from the side has no answer
             net.train()
             loss = torch.nn.functional.binary_cross_entropy_with_logits(net(images)[keep], (cos[keep] > 0).float())
