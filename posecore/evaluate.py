@@ -429,13 +429,14 @@ PAPERS = (("Drover et al., ECCVW'18", ("01", "02")), ("Wang et al., 2019", ("03"
 def scoreboard(records: dict) -> list[dict]:
     """Per paper of :data:`PAPERS`: ``paper``, ``chapters`` (those with results), counts ``reproduced``,
     ``not_reproduced``, ``cannot_judge`` and ``claims`` (dicts: chapter stem, claim, verdict, detail,
-    profile, link ``<stem>.html#<anchor>``) from ``records`` = {chapter stem: its result records}
+    profile, link ``<stem>.html#<anchor>``, steps and seeds of the compared rows where recorded) from ``records`` = {chapter stem: its result records}
     (metric 'claim', :func:`claim_records`); shown by :func:`scoreboard_html`."""
     rows = []
     for paper, numbers in PAPERS:
         stems = sorted(st for st in records if st[:2] in numbers)
         claims = [dict(chapter=st, claim=r["claim"], verdict=r["verdict"], detail=r.get("detail", ""),
-                       profile=r["profile"], link=f"{st}.html#{r.get('anchor') or claim_anchor(r['claim'])}")
+                       profile=r["profile"], link=f"{st}.html#{r.get('anchor') or claim_anchor(r['claim'])}",
+                       steps=r.get("steps"), seeds=r.get("seeds"))
                   for st in stems for r in records[st] if r.get("metric") == "claim"]
         count = {v: sum(c["verdict"] == v for c in claims) for v in (REPRODUCED, NOT_REPRODUCED, CANNOT_JUDGE)}
         rows.append(dict(paper=paper, chapters=[st[:2] for st in stems], claims=claims,
@@ -457,7 +458,8 @@ def scoreboard_html(rows: list[dict]) -> str:
     for r in rows:
         if r["claims"]:
             items = "".join(f'<li>{escape(c["verdict"])}: <a href="{escape(c["link"], quote=True)}">'
-                            f'{escape(c["claim"])}</a> (chapter {c["chapter"][:2]}, {escape(c["profile"])})</li>'
+                            f'{escape(c["claim"])}</a> (chapter {c["chapter"][:2]}, {escape(c["profile"])}'
+                            f'{"; " + escape(compared_text(c["steps"], c.get("seeds"))) if c.get("steps") else ""})</li>'
                             for c in r["claims"])
             out.append(f"<p><strong>{escape(r['paper'])}</strong></p><ul>{items}</ul>")
     return "\n".join(out)

@@ -170,7 +170,8 @@ def test_evaluate_images_takes_mpii_head_boxes_when_the_data_has_them():
     r = ev.evaluate_images(pred, 1.0)
     assert r["pckh"] == pytest.approx(100.0) and r["pckh_head"] == "neck-head joints"
     r = ev.evaluate_images(dict(pred, head_size=np.full(n, 10.0)), 1.0)
-    assert r["pckh"] == pytest.approx(0.0) and r["pckh_head"] == "MPII head box"
+    assert r["pckh"] == pytest.approx(0.0) and r["pckh_head"] == "head box"
+    assert r["pckh_joints"] == pytest.approx(100.0)                      # the joints' head size, side by side
     r = ev.evaluate_images(dict(pred, head_size=np.array([10.0, 30.0, np.nan])), 1.0)   # unknown box: not scored
     assert r["pckh"] == pytest.approx(50.0)
 
@@ -208,3 +209,23 @@ def test_scoreboard_counts_verdicts_per_paper_and_links_each_claim():
     assert "<tr><td>Zhou et al., ICCV&#x27;17</td><td>05, 06</td><td>0</td><td>1</td><td>1</td></tr>" in page
     assert "<tr><td>Yang et al., CVPR&#x27;18</td><td>not run</td><td>0</td><td>0</td><td>0</td></tr>" in page
     assert '<a href="06_zhou_ablation.html#claim-x-beats-y">[x] beats y</a>' in page
+
+
+def test_claims_name_their_rows_steps_and_seeds_and_refuse_unequal_training():
+    claims = []
+    ev.check_claim(claims, "Full beats the control", True, "diff 2 mm", profile="quick", gate=True,
+                   gate_detail="gate: PCKh >= 85 %", steps={"Full": 600, "control": 600}, seeds=[0, 1])
+    c = claims[0]
+    assert c["steps"] == {"Full": 600, "control": 600} and c["seeds"] == [0, 1]
+    assert "compares Full (600 steps) vs control (600 steps); seeds [0, 1]" in c["detail"]
+    assert "gate: PCKh >= 85 %" in c["detail"]                          # the gate is named when judged too
+    rec = ev.claim_records(claims, "posecore-synth", "quick")[0]
+    assert rec["steps"] == {"Full": 600, "control": 600} and rec["seeds"] == [0, 1]
+    with pytest.raises(ValueError, match="unequal total steps"):
+        ev.check_claim(claims, "Full beats Baseline", True, steps={"Full": 600, "Baseline": 400})
+    ev.check_claim(claims, "Full beats Baseline", True, steps={"Full": 600, "Baseline": 400},
+                   unequal_steps="the paper's Table 2 rows")
+    assert "(the paper's Table 2 rows)" in claims[-1]["detail"] and len(claims) == 2
+    rows = ev.scoreboard({"07_yang_adversarial": ev.claim_records(claims, "posecore-synth", "quick")})
+    page = ev.scoreboard_html(rows)
+    assert "compares Full (600 steps) vs control (600 steps); seeds [0, 1]" in page

@@ -22,7 +22,7 @@ from .render import VERSION as render_version
 from .render import render_samples
 
 BATCH_KEYS = ("image", "heatmaps", "joints_2d", "joints_heatmap", "joints_visible", "joints_occluded",
-              "poses_3d", "has_3d", "depth", "intrinsics_crop", "index", "scene")
+              "poses_3d", "has_3d", "depth", "intrinsics_crop", "head_size", "index", "scene")
 
 
 # --- coordinates and heatmaps -------------------------------------------------------------------

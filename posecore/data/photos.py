@@ -274,6 +274,7 @@ class PhotoDataset(BatchDataset):
         return dict(image=images, heatmaps=heat, joints_2d=j2, joints_heatmap=jhm, joints_visible=vis,
                     joints_occluded=torch.zeros_like(vis), poses_3d=rel, has_3d=has3d, depth=rel[..., 2].clone(),
                     intrinsics_crop=stack("intrinsics_crop").reshape(-1, 4),
+                    head_size=torch.as_tensor(self.head_size_crop(idx), dtype=torch.float32, device=dev),
                     index=torch.as_tensor(idx, device=dev), scene=[str(s) for s in self.poses.scene[idx]])
 
 

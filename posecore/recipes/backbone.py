@@ -224,7 +224,8 @@ def evaluate_2d(pred_2d, gt_2d, visible, head_size=None) -> dict:
     pred_2d, gt_2d = np.asarray(pred_2d, np.float64), np.asarray(gt_2d, np.float64)
     visible = np.asarray(visible, bool)
     joints = np.asarray(metrics.head_size_from_joints(gt_2d), np.float64)
-    head = joints if head_size is None else np.asarray(head_size, np.float64).reshape(-1)
+    head = None if head_size is None else np.asarray(head_size, np.float64).reshape(-1)
+    head = joints if head is None or not np.isfinite(head).any() else head     # photos without head boxes
     out = {}
     for name, h in (("pckh", head), ("pckh_joints", joints)):
         ok = h > 0

@@ -266,7 +266,8 @@ def predict(model, ds, indices=None, batch_size: int = 32, device="cpu", soft_be
                 visible=res["joints_visible"].astype(bool), gt_3d=res["poses_3d"], gt_depth=res["depth"],
                 has_3d=res["has_3d"].astype(bool), intrinsics_crop=res["intrinsics_crop"], index=res["index"],
                 scene=res["scene"], resolution=R, seconds=time.perf_counter() - t0,
-                head_size=res["head_size"] if "head_size" in res else _head_sizes(ds, res["index"]),
+                head_size=res["head_size"] if "head_size" in res and np.isfinite(res["head_size"]).any()
+                else _head_sizes(ds, res["index"]),
                 **({"soft_2d": res["soft_2d"]} if "soft_2d" in res else {}))
 
 
