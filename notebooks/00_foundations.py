@@ -263,7 +263,11 @@ plt.show()
 # (`posecore.models.facing.FacingNet`, four stride-2 convolutions) is trained for a fixed short budget on
 # lab-training crops, rendered afresh every step at the image chapters' resolution, to say whether the
 # torso faces the camera (the label comes from the 3D pose, which no image network is given), then
-# scored on held-out lab-test and wild-test crops. Once on VERSION 1 renders, once on VERSION 2's. The
+# scored on held-out lab-test and wild-test crops. Its training crops are mirrored and recoloured
+# (colour channels permuted, gains, inversions): the lab has only five training outfits, and without
+# recolouring the probe learnt those outfits' colours -- 99 % on new frames of the training subjects,
+# chance on a test subject whose shirt colour no training subject wears. Once on VERSION 1 renders, once
+# on VERSION 2's. The
 # headline accuracy counts crops whose facing is clear (|cos| >= 0.3: a body seen from the side faces
 # neither way); "all" counts every crop. Target (quick): >= 95 % lab test, >= 90 % wild test.
 
