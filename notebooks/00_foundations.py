@@ -28,7 +28,7 @@ dataset = "synth"
 data_root = None
 seed = 0
 
-# %%
+# %% tags=["hide-input"]
 import time
 from dataclasses import dataclass
 
@@ -71,7 +71,7 @@ print(f"profile={profile}  {cfg}")
 # orders are mapped to it (`posecore.skeleton`). Zhou et al. group bones whose length ratios stay
 # nearly constant across people: arms, legs, shoulders and hips.
 
-# %%
+# %% tags=["hide-input"]
 rows = [f"| {j} | {name} | {skeleton.PARENTS[j]} | "
         f"{'left' if j in skeleton.LEFT_JOINTS else 'right' if j in skeleton.RIGHT_JOINTS else 'centre'} |"
         for j, name in enumerate(skeleton.H36M_JOINTS)]
@@ -93,7 +93,7 @@ print("Zhou et al. bone groups:", {k: list(v) for k, v in skeleton.ZHOU_BONE_GRO
 # `posecore.camera.project`; the synthetic cameras have none. The lab cameras of posecore-synth use
 # the intrinsics of the four Human3.6M cameras:
 
-# %%
+# %% tags=["hide-input"]
 display(Markdown("| camera | $f_x$ | $f_y$ | $c_x$ | $c_y$ | size |\n|---|---|---|---|---|---|\n" + "\n".join(
     f"| {cid} | {d['f'][0]:.1f} | {d['f'][1]:.1f} | {d['c'][0]:.1f} | {d['c'][1]:.1f} | {d['size'][0]}x{d['size'][1]} |"
     for cid, d in camera.H36M_INTRINSICS.items())))
@@ -134,7 +134,7 @@ display(Markdown(table))
 # the wild cameras look from below the hip to steep high angles, from 2.5 to 7 m, with focal lengths
 # from 600 to 2000 px.
 
-# %%
+# %% tags=["hide-input"]
 views = {s: embedded.load_views(embedded.SPLITS[i]) for i, s in enumerate(("train", "test", "wild_train", "wild_test"))}
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
 for name, color in (("train", "tab:blue"), ("wild_test", "tab:orange")):
@@ -159,7 +159,7 @@ for name in ("train", "wild_test"):
 # mean per-joint distance. Lab test poses have close neighbours in the lab training set; wild poses
 # do not: this is the domain gap the papers' weakly supervised and adversarial methods attack.
 
-# %%
+# %% tags=["hide-input"]
 def nn_distance(queries, reference, chunk=512):
     """Mean per-joint distance (mm) of each root-relative query pose to its nearest reference pose."""
     q = torch.as_tensor(queries - queries[:, :1]).reshape(len(queries), -1).float()   # (Q, 51)
@@ -207,7 +207,7 @@ plt.show()
 # two subjects' trousers, a light fixed to the camera); `cues=False` still draws it, for the
 # comparison below.
 
-# %%
+# %% tags=["hide-input"]
 from posecore.data.images import ImageDataset  # noqa: E402
 
 res = profiles.pick(profile, smoke=64, quick=128, full=256)
@@ -237,7 +237,7 @@ print(f"rendered {len(rows) * cfg.n_images} images at {res} px in {time.perf_cou
 # is the cosine between the torso's forward direction and the direction to the camera (> 0: the chest
 # faces the camera).
 
-# %%
+# %% tags=["hide-input"]
 from posecore.data.render import facing, render_samples  # noqa: E402
 
 pick = {"lab": rng.choice(len(splits["test"]), 4, replace=False),
@@ -271,7 +271,7 @@ plt.show()
 # headline accuracy counts crops whose facing is clear (|cos| >= 0.3: a body seen from the side faces
 # neither way); "all" counts every crop. Target (quick): >= 95 % lab test, >= 90 % wild test.
 
-# %%
+# %% tags=["hide-input"]
 from posecore.evaluate import table  # noqa: E402
 from posecore.recipes import facing_probe  # noqa: E402
 
@@ -376,7 +376,7 @@ viz.show(front_view(viz.skeleton_figure(fx.poses_3d[0], labels=["fixture pose, c
 #
 # This chapter records the benchmark's size and its measured domain gap in `results/00_foundations.json`.
 
-# %%
+# %% tags=["hide-input"]
 recs = [results.record("samples", len(ps), "count", ps.meta["dataset"], profile, name) for name, ps in splits.items()]
 recs += [results.record("nearest_lab_pose_distance", float(gap[n].mean()), "mm", splits[n].meta["dataset"], profile, n)
          for n in gap]

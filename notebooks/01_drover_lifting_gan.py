@@ -54,7 +54,7 @@ gan_width = None
 gan_batch = None
 lifter_steps = None
 
-# %%
+# %% tags=["hide-cell"]
 import time
 
 import numpy as np
@@ -88,7 +88,7 @@ SEEDS = [seed + k for k in range(run["seeds"])]
 train.seed_everything(seed)
 print(profile, run, gan_cfg, lifter_cfg, sep="\n")
 
-# %%
+# %% tags=["hide-cell"]
 train_set = data.load(dataset, "train", data_root)[::run["train_subset"]]
 lab_test = data.load(dataset, "test", data_root)[::run["test_subset"]]
 wild_test = data.load_wild("wild_test", dataset, data_root, wild_dataset, wild_root)
@@ -100,12 +100,19 @@ names = {k: t.meta.get("dataset", dataset) for k, t in tests.items()}
 ds = names["lab_test"]
 
 # %% [markdown]
-# ## Training: one generator per seed (together they are the ensemble) and the supervised baselines
+# ## The paper's table and ours
 #
-# The supervised Martinez lifter is trained on the same data with the same camera-normalised 2D input
-# as the GAN (one run per seed), and once with the raw pixels that Martinez et al. used.
+# Paper: Drover et al. Table 6 (Human3.6M, ground-truth 2D, P-MPJPE mm). Ours: the same protocol on
+# the lab test and the in-the-wild test of our data, P-MPJPE on the 14 joints (mm). One generator is
+# trained per seed (together they are the ensemble, which averages the root-centred outputs of all
+# generators, in mm); the supervised Martinez lifter is trained on the same data with the same
+# camera-normalised 2D input as the GAN (one run per seed), and once with the raw pixels that Martinez
+# et al. used. The flat baseline puts every joint at the same depth (the 2D pose itself as a 3D pose).
+# Each number is the mean over actions (the Human3.6M convention) of the per-action mean errors; a
+# method trained with several seeds shows the mean over seeds and their range. (The training, and the
+# evaluation with its scores as printed lines, are in the folded cells.)
 
-# %%
+# %% tags=["hide-cell"]
 # the networks train first, side by side in single-thread worker processes (posecore.parallel: one per
 # core, or $POSECORE_WORKERS), with the weights that training them here one after another gives; the
 # calls below then load them
@@ -123,15 +130,7 @@ gan_seconds = float(np.mean([h[-1]["time_s"] for _, _, h, _ in members if h] or 
 print(f"training wall time {time.perf_counter() - t0:.0f} s; GAN: {gan_seconds:.0f} s per generator (one thread); "
       f"last logs {history[-1] if history else None}")
 
-# %% [markdown]
-# ## Evaluation: P-MPJPE on the 14 joints (mm)
-#
-# The flat baseline puts every joint at the same depth (the 2D pose itself as a 3D pose); the
-# ensemble averages the root-centred outputs of all generators (in mm). Each number is the mean over
-# actions (the Human3.6M convention) of the per-action mean errors; a method trained with several
-# seeds shows the mean over seeds and their range.
-
-# %%
+# %% tags=["hide-cell"]
 J14 = list(drover.JOINTS_14)
 ENS = f"Drover ensemble ({len(SEEDS)})"
 
@@ -153,12 +152,7 @@ score = {split: {k: [headline(r) for r in v] for k, v in e.items()} for split, e
 for k in score["lab_test"]:
     print(f"{k:28s}" + "".join(f"  {split} {fmt_seeds(score[split][k])}" for split in score))
 
-# %% [markdown]
-# ## The paper's table and ours
-# Paper: Drover et al. Table 6 (Human3.6M, ground-truth 2D, P-MPJPE mm). Ours: the same protocol on
-# the lab test and the in-the-wild test of our data.
-
-# %%
+# %% tags=["hide-input"]
 PAPER = {"flat baseline": 127.3, "Drover (single)": 38.2, ENS: 36.3, "Martinez (supervised)": 37.1,
          "Martinez (pixel input)": 37.1}
 header = ["method", "paper (H36M)"] + [f"ours {split.replace('_', ' ')} ({names[split]}, profile {profile})"
@@ -180,7 +174,7 @@ display(Markdown("**Per action, lab test (P-MPJPE mm, mean over seeds)**\n\n" + 
 # oracle; and the predicted depth extent over the true one (1 = right range, 0 = flat).
 # (`posecore.evaluate.depth_diagnostic`.)
 
-# %%
+# %% tags=["hide-input"]
 gt14 = drover.centre(lab_test.poses_3d[:, J14])
 depth_rows = []
 for k, rs in ev["lab_test"].items():
@@ -206,7 +200,7 @@ display(Markdown(markdown_table(["method", "depth sign right %", "mirror better 
 # claims that compare it with other methods are judged; a difference counts only when it exceeds the
 # seed-to-seed range.
 
-# %%
+# %% tags=["hide-input"]
 L = score["lab_test"]
 flat, gan, sup = L["flat baseline"][0], L["Drover (single)"], L["Martinez (supervised)"]
 gan_ok = max(gan) < 0.9 * flat
@@ -255,7 +249,7 @@ if "wild_test" in score:
 # run (84.8 vs 82.3 at step 400), and in the long runs it was sometimes better, sometimes far worse. The quick recipe is kept as the paper
 # specifies it (constant lr 2e-4 for both networks).
 
-# %%
+# %% tags=["hide-input"]
 records = []
 for split, e in ev.items():
     for k, runs in e.items():
@@ -277,7 +271,7 @@ print(f"{len(records)} records -> {path.name} in the results folder")
 # %% [markdown]
 # ## Good and failed cases (root-centred, 17 joints for display: pelvis, spine and nose interpolated)
 
-# %%
+# %% tags=["hide-input"]
 r = ev["lab_test"]["Drover (single)"][0]
 gt17 = lab_test.root_relative_3d
 gt14 = (lab_test.poses_3d[:, J14] - lab_test.poses_3d[:, J14].mean(1, keepdims=True)).astype(np.float64)

@@ -30,7 +30,7 @@ seed = 0
 gan_steps = None
 gan_width = None
 
-# %%
+# %% tags=["hide-input"]
 from dataclasses import replace
 
 import numpy as np
@@ -123,12 +123,12 @@ rows += [("ensemble size", k, f"{x:.1f}") for k, x in ens.items()]
 # averaged gave 36.3 mm against 38.2 mm for one. It does not tabulate the elevation range or the
 # augmentation; the [0°, 20°] range is its choice.
 
-# %%
+# %% tags=["hide-input"]
 display(Markdown(markdown_table(["factor", "value", f"ours: P-MPJPE lab test ({ds}, profile {profile})"], rows)))
 print(f"reference GANs (seeds {SEEDS}): {np.round(single, 1)}; seed range {np.ptp(single):.1f} mm "
       "(the yardstick of every one-seed row)")
 
-# %%
+# %% tags=["hide-input"]
 V = {(f, str(v)): vals(calls) for f, v, calls in grid}
 batch = [V[("batch size", str(b))] for b in run_cfg["batch_sizes"]]
 clean, noisy = single, V[("2D noise (train + test)", f"{run_cfg['noise_px'][-1]:g} px")]
@@ -167,7 +167,7 @@ print(f"{len(records)} records -> {path.name} in the results folder")
 # %% [markdown]
 # ## Good and failed cases of the largest ensemble (Procrustes-aligned, interpolated joints for display)
 
-# %%
+# %% tags=["hide-input"]
 ens_pred = np.mean(preds, 0)
 gt = (lab_test.poses_3d[:, J14] - lab_test.poses_3d[:, J14].mean(1, keepdims=True)).astype(np.float64)
 aligned = metrics.procrustes_align(torch.as_tensor(ens_pred, dtype=torch.float64), torch.as_tensor(gt)).numpy()

@@ -49,7 +49,7 @@ lifter_steps = None
 lifter_width = None
 dx = None
 
-# %%
+# %% tags=["hide-cell"]
 import time
 from dataclasses import replace
 
@@ -83,7 +83,7 @@ SEEDS = [seed + k for k in range(run["seeds"] if seeds is None else int(seeds))]
 train.seed_everything(seed)
 print(profile, run, wang_cfg, sep="\n")
 
-# %%
+# %% tags=["hide-cell"]
 train_set = data.load(dataset, "train", data_root)[::run["train_subset"]]
 lab_test = data.load(dataset, "test", data_root)[::run["test_subset"]]
 wild_test = data.load_wild("wild_test", dataset, data_root, wild_dataset, wild_root)
@@ -102,7 +102,7 @@ ds = names["lab_test"]
 # the paper's pixel input, our disparity variant, and the two oracles (reconstruction nets trained
 # and evaluated with the true right view / disparity).
 
-# %%
+# %% tags=["hide-cell"]
 # the networks train first, side by side in single-thread worker processes (posecore.parallel: one per
 # core, or $POSECORE_WORKERS), with the weights that training them here one after another gives; the
 # calls below then load them.
@@ -139,7 +139,7 @@ print(f"training wall time {time.perf_counter() - t0:.0f} s; one thread: Martine
 # Each number is the mean over actions of the per-action means (the Human3.6M convention); rows with
 # several seeds show the mean and the range over seeds.
 
-# %%
+# %% tags=["hide-input"]
 def with_gs(rel, test):
     poses, Z = gs.refine_where_valid(rel, test.poses_2d, test.intrinsics)
     return poses, int((~np.isfinite(Z)).sum())
@@ -180,7 +180,7 @@ display(Markdown(markdown_table(header, [[k, PAPER.get(k)] + [fmt_seeds(score[sp
 # $f\,dx\,(1/Z_i - 1/Z_{root})$. Its spread over the test poses is the signal; the synthesis net's
 # error in it is the noise the reconstruction must live with.
 
-# %%
+# %% tags=["hide-input"]
 def disparity(p_left, p_right):
     d = p_left[..., 0] - p_right[..., 0]                                 # (N, 17) px
     return d - d[:, :1]                                                  # relative to the root
@@ -201,7 +201,7 @@ for k, v in disp_stats.items():
 # Both on the stereo reconstructions of lab test samples; agreement in mm of root depth and in the true
 # reprojection error, and the speed ratio.
 
-# %%
+# %% tags=["hide-input"]
 sub = lab_test[:run["scan_samples"]]
 rel = stereo.reconstruct(sub.poses_2d, intrinsics=sub.intrinsics)
 keep = np.isfinite(gs.closed_form(rel, sub.poses_2d, sub.intrinsics, on_invalid="nan"))
@@ -223,7 +223,7 @@ for k, v in gs_stats.items():
 # %% [markdown]
 # ## Right-view quality: PCKh@0.5 of the synthesised right view (paper: 98.2%)
 
-# %%
+# %% tags=["hide-input"]
 pckh_right = {}
 for split, test in tests.items():
     r_gt = wang.right_view(test.poses_3d, test.intrinsics, wang_cfg.dx)
@@ -236,7 +236,7 @@ print("PCKh@0.5 right view:", {k: round(float(v), 1) for k, v in pckh_right.item
 # The whole generator on the 2D labels; then, which the paper could not do, a comparison with the hidden
 # 3D ground truth. Samples without a valid depth are dropped from the saved label set.
 
-# %%
+# %% tags=["hide-input"]
 gen_eval, labels_3d = {}, None
 if wild_train is None:
     print("no wild training split: label generation skipped")
@@ -270,7 +270,7 @@ else:
 # sample gets the training set's mean root-relative pose) by 30% in every seed; a difference counts
 # only when it exceeds the seed-to-seed range.
 
-# %%
+# %% tags=["hide-input"]
 L = score["lab_test"]
 mean_pose = np.broadcast_to(train_set.root_relative_3d.mean(0), lab_test.poses_3d.shape)
 baseline = headline(evaluate_3d(mean_pose, lab_test))
@@ -287,7 +287,7 @@ check_claim(claims, "the synthesised right view is accurate (paper: PCKh@0.5 98.
 check_claim(claims, "(ours) closed form == 1 mm scan within 1 mm of depth", gs_stats["max_dz_closed_form"] <= 1.0,
             f"max {gs_stats['max_dz_closed_form']:.2f} mm, {gs_stats['speedup']:.0f}x faster", profile=profile)
 
-# %%
+# %% tags=["hide-input"]
 records = []
 for split, t in score.items():
     for k, v in t.items():
@@ -315,7 +315,7 @@ print(f"{len(records)} records -> {path.name} in the results folder")
 # %% [markdown]
 # ## Good and failed generated labels (wild training split, prediction vs hidden ground truth)
 
-# %%
+# %% tags=["hide-input"]
 if "mpjpe" in gen_eval:
     e = metrics.mpjpe(labels_3d, hidden.poses_3d[valid], reduction="none")
     viz.show_cases(labels_3d, hidden.poses_3d[valid], e, "Wang generated label")

@@ -34,7 +34,7 @@ seed = 0
 lifter_steps = None
 lifter_width = None
 
-# %%
+# %% tags=["hide-input"]
 from dataclasses import replace
 
 import numpy as np
@@ -89,7 +89,7 @@ def evaluate(stereo, test):
 # %% [markdown]
 # ## Table 2: the baseline dx
 
-# %%
+# %% tags=["hide-input"]
 # the networks of this page (the dx rows, and the "Unity" row below) train first, side by side in single-thread
 # processes (posecore.parallel: one per core, or $POSECORE_WORKERS); the loops then load them
 kw = dict(seed=seed, name=f"wang-ablation-{profile}", progress=False)
@@ -112,7 +112,7 @@ display(Markdown(markdown_table(
 # %% [markdown]
 # ## The "Unity" row: training with wild-domain 2D/3D pairs added
 
-# %%
+# %% tags=["hide-input"]
 unity, unity_cases = {}, None
 if not unity_calls:
     print("no wild-domain 2D/3D pairs or no wild test (the dataset has none and no wild_dataset was given): skipped")
@@ -135,7 +135,7 @@ else:
 # networks are smaller than chapter 03's (its own CPU budget), so its rows compare with each other,
 # not with chapter 03's. One seed per row: no seed spread is measured, so these verdicts are weak.
 
-# %%
+# %% tags=["hide-input"]
 small = [r["mpjpe"] for dx, r in dx_rows.items() if dx <= 750]
 one_seed = " (one seed: no seed spread measured)"
 # the sanity gate (How to read this book: verdicts): the dx = 500 mm model must beat the mean-pose baseline by 30%
@@ -163,7 +163,7 @@ if unity:
                 f"{base['wild_test']['mpjpe_gs']:.1f} -> {uni['wild_test']['mpjpe_gs']:.1f}" + one_seed, profile=profile,
                 gate=gate, gate_detail=gate_text)
 
-# %%
+# %% tags=["hide-input"]
 records = [results.record(m, r[m], "%" if m == "pckh_right" else "mm", ds, profile, "lab_test", model="Wang", dx=dx,
                           **({"paper_value": PAPER_DX[dx]} if m == "mpjpe" and isinstance(PAPER_DX.get(dx), float) else {}))
            for dx, r in dx_rows.items() for m in ("mpjpe", "mpjpe_gs", "pckh_right")]
@@ -178,7 +178,7 @@ print(f"{len(records)} records -> {path.name} in the results folder")
 # %% [markdown]
 # ## Good and failed wild-test cases of the 'Unity' model (after geometric search)
 
-# %%
+# %% tags=["hide-input"]
 if unity_cases is not None:
     stereo, test = unity_cases
     rel = stereo.reconstruct(test.poses_2d, intrinsics=test.intrinsics)

@@ -54,7 +54,7 @@ stage2_steps = None
 stage3_steps = None
 train_pool = None
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt
@@ -86,6 +86,9 @@ print(f"profile={profile}  device={device}\n{SCALE}")
 bcfg, cfg
 
 # %% [markdown]
+# :::{admonition} Departures from the paper at the quick profile
+# :class: dropdown
+#
 # **Departures from the paper at the quick profile** (CPU scale; `full` keeps the paper's settings
 # except where marked): 64-px crops instead of 256; a 2 x 1 hourglass of width 64 instead of 2 x 2 of
 # 256; heatmaps at half the input resolution (32 x 32) through a fine head instead of a quarter (see
@@ -96,9 +99,13 @@ bcfg, cfg
 # 2D dataset is MPII; whether Human3.6M's 2D labels joined is not said); stages 2-3 draw from fixed
 # pools of rendered images; the depth regressor has one residual module before each pooling step
 # instead of the official code's two (`reg_modules`, 2 at `full`).
+# :::
 
 # %% [markdown]
 # ## Stage 1: the shared 2D backbone
+#
+# :::{admonition} Stage 1 in detail
+# :class: dropdown
 #
 # The hourglass is trained on 2D heatmaps of lab and wild images (half of each batch from each
 # domain), every image rendered afresh (new crop jitter and scene style at every step) and mirrored
@@ -122,13 +129,17 @@ bcfg, cfg
 # shirt's front, shoes unlike the trousers: chapter 00's facing probe measures how well), and the
 # backbone's training adds a small loss that asks each stack's pooled features which way the body
 # faces (read from the 2D labels: the left shoulder and hip lie right of the right ones when it faces
-# the camera), weight `facing_weight` (0.01 at quick; 0 at full, the paper's recipe).
+# the camera), weight `facing_weight` (0.1 at quick; 0 at full, the paper's recipe). A second loss of
+# ours pushes the two maps of each pair apart where their joints lie apart (`pair_weight` 1.0 at quick,
+# 0 at full: `posecore.losses.pair_overlap_loss`), so a map cannot settle on one two-peaked answer for
+# both joints.
+# :::
 #
 # Targets (quick profile, posecore-synth): lab PCKh@0.5 >= 90 % (head box), pair ratio >= 0.8, a joint
 # nearer its partner in <= 10 % of pairs, wild PCKh@0.5 >= 75 %; the shipped backbone is trained by
 # `make checkpoints` (up to 2 h on 2 cores), the book loads it.
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False, photos=photos)
 hist = bb["history"]
@@ -140,14 +151,14 @@ table(["held-out images", "PCKh@0.5 % (head box)", "PCKh@0.5 % (joints, before)"
       [[f"{k} test", e["pckh"], e.get("pckh_joints", "–"), e["pair_ratio"], e.get("partner_nearer", "–"), TARGETS[k]]
        for k, e in bb["eval"].items()], digits=3)
 
-# %%
+# %% tags=["hide-input"]
 ev = [h for h in hist if "lab_pckh" in h]
 table(["step", "lab PCKh@0.5 %", "lab pair ratio", "lab nearer partner %", "wild PCKh@0.5 %", "wild pair ratio",
        "facing loss (train)", "facing accuracy % (train batch)"],
       [[h["step"], h["lab_pckh"], h["lab_pair_ratio"], h.get("lab_partner_nearer", "–"), h.get("wild_pckh"),
         h.get("wild_pair_ratio"), h.get("facing", "–"), h.get("facing_acc", "–")] for h in ev], digits=3)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.2))
 axes[0].plot([h["step"] for h in hist], [h["hm"] for h in hist])
 axes[0].set(title="heatmap loss", xlabel="step", yscale="log")
@@ -170,7 +181,7 @@ plt.show()
 # when that is nearer the truth, and taking the two highest peaks of the pair's summed maps assigned by
 # the truth (`posecore.evaluate.pair_heatmap_diagnostic`).
 
-# %%
+# %% tags=["hide-input"]
 import torch
 from posecore.evaluate import pair_heatmap_diagnostic
 
@@ -213,7 +224,7 @@ table(["held-out images", "pairs", "same peak %", "peak nearer the partner %", "
 # out of that pool. On `full` every training image is used and rendered on the fly, so those 2D-only
 # evaluation images are training images (the paper used held-out MPII validation images).
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 d = image_data.load(cfg.data, bcfg, dataset, data_root, progress=True, device=device, photos=photos)
 print(f"data ready in {time.perf_counter() - t:.1f} s")
@@ -226,19 +237,19 @@ table(["split", "samples", "with 3D", "scenes", "evaluated"], rows)
 # the wild renders cut some bodies, and a joint outside the image cannot be read from it; MPI-INF-3DHP's
 # test crops hold the whole body):
 
-# %%
+# %% tags=["hide-input"]
 WILD_TEST = "wild_test" in d["eval_idx"]          # False: photos without a wild 3D test set
 SPLITS_3D = ["test", "wild_test"] if WILD_TEST else ["test"]
 if not chapter.skipped(d, "wild_test", "the wild test"):
     print(f"wild test: {d['n_in_crop']} of {d['n_wild_candidates']} samples have every joint inside the crop "
           f"({100 * (1 - d['n_in_crop'] / d['n_wild_candidates']):.0f} % excluded); {len(d['eval_idx']['wild_test'])} evaluated")
 
-# %%
+# %% tags=["hide-input"]
 from posecore.skeleton import NAMED_BONES, BONES
 canon = {n: float(d["canonical"][BONES.index(b)]) for n, b in NAMED_BONES.items()}
 table(["bone", "canonical length (mm)"], [[k, v] for k, v in canon.items()])
 
-# %%
+# %% tags=["hide-input"]
 b = d["images"]["wild_train"].get_batch(d["eval_idx"]["wild_train"][:4])
 b2 = d["images"]["train"].get_batch(d["pools"]["train"][:4])
 fig, axes = plt.subplots(2, 4, figsize=(10, 5.4))
@@ -261,7 +272,7 @@ plt.show()
 # seed (the depth regressor's initialisation and the batch order; the backbone and the images are the
 # same for every seed), so each headline comparison below is made against the seed-to-seed spread.
 
-# %%
+# %% tags=["hide-input"]
 import dataclasses
 backbone = (bb["state"], bb["id"])
 runs_by_seed = {s: zhou_recipe.run_variants(dataclasses.replace(cfg, seed=s), d, bcfg, backbone, device=device,
@@ -279,7 +290,7 @@ table(["variant", "seed", "train s (incl. shared stages)", "eval s", "final loss
       [[v, s, r[v]["train_seconds"], r[v]["eval_seconds"], r[v]["history"][3][-1]["loss"] if r[v]["history"][3] else None]
        for s, r in runs_by_seed.items() for v in VARS], digits=3)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 for v, r in runs.items():
     for ax, (stage, key) in zip(axes, ((2, "depth"), (3, "loss"))):
@@ -298,7 +309,7 @@ plt.show()
 # Paper: Human3.6M, 256 px, full training. Ours: the lab test of posecore-synth (different actions,
 # subjects and cameras), at the profile named below.
 
-# %%
+# %% tags=["hide-input"]
 PAPER_T1 = {"3D/wo geo": 82.44, "3D/w geo": 80.98, "3D+2D/wo geo": 65.69, "3D+2D/w geo": 64.90}
 PAPER_T2 = {"3D/wo geo": 90.01, "3D/w geo": 90.57, "3D+2D/wo geo": 90.93, "3D+2D/w geo": 91.62}
 PAPER_T3_PCK = {"3D/wo geo": 31.5, "3D/w geo": 37.7, "3D+2D/wo geo": 65.8, "3D+2D/w geo": 69.2}
@@ -317,7 +328,7 @@ table(["variant"] + actions + ["Average", "paper (H36M) Average"],
 #
 # After stages 2-3 (the backbone alone is in the first table of this chapter).
 
-# %%
+# %% tags=["hide-input"]
 print(f"dataset: {DATA_LABEL} lab test | profile: {profile} | head size = 2 x neck-head distance")
 table(["variant", "PCKh@0.5 % (ours)", "pair ratio", "paper (H36M)"],
       [[v, fmt_seeds(per_seed(v, lambda x: x["test"]["pckh"])), fmt_seeds(per_seed(v, lambda x: x["test"]["pair_ratio"]), 3),
@@ -331,7 +342,7 @@ table(["variant", "PCKh@0.5 % (ours)", "pair ratio", "paper (H36M)"],
 # here). MPJPE on the wild test is ours only: the paper could not measure it. Per-scene columns are
 # the first seed; ALL columns are mean (min-max) over the seeds.
 
-# %%
+# %% tags=["hide-input"]
 scenes = sorted(runs["3D/wo geo"]["wild_test"]["pck_scene"]) if WILD_TEST else []
 if not chapter.skipped(d, "wild_test", "Table 3"):
     print(f"dataset: {DATA_LABEL} wild test (every joint in the crop) | profile: {profile} | 14 joints, root aligned, "
@@ -344,7 +355,7 @@ if not chapter.skipped(d, "wild_test", "Table 3"):
                     fmt_seeds(per_seed(v, lambda x: x["wild_test"]["mpjpe"])), PAPER_T3_PCK[v], PAPER_T3_AUC[v]]
                    for v, r in runs.items()]))
 
-# %%
+# %% tags=["hide-input"]
 table(["variant"] + [f"AUC {s}" for s in scenes],
       [[v] + [r["wild_test"]["auc_scene"][s] for s in scenes] for v, r in runs.items()]) if WILD_TEST else \
     print("skipped: AUC per scene: no wild 3D test set")
@@ -357,7 +368,7 @@ table(["variant"] + [f"AUC {s}" for s in scenes],
 # with 2D labels only (the first seed; the mean column over seeds). The ground truth's own asymmetry
 # is shown for reference.
 
-# %%
+# %% tags=["hide-input"]
 limbs = ["upper_arm", "lower_arm", "upper_leg", "lower_leg"]
 rows = []
 if not chapter.skipped(d, "wild_test", "the rows in mm (wild test)"):
@@ -379,7 +390,7 @@ table(["variant", "unit / images"] + limbs + ["mean", "paper lower arm (3DHP, mm
 # **ground-truth depths** (2D error only), both through the same bone-sum scaling; and the
 # left/right pair ratio of the predicted 2D (the first seed).
 
-# %%
+# %% tags=["hide-input"]
 table(["variant", "split", "MPJPE", "true 2D + network depth", "network 2D + true depth", "PCKh@0.5", "pair ratio"],
       [[v, s, r[s]["mpjpe"], r[s]["mpjpe_gt2d"], r[s]["mpjpe_gtdepth"], r[s]["pckh"], r[s]["pair_ratio"]]
        for s in SPLITS_3D for v, r in runs.items()])
@@ -392,7 +403,7 @@ table(["variant", "split", "MPJPE", "true 2D + network depth", "network 2D + tru
 # it exceeds the seed-to-seed spread (:func:`posecore.evaluate.seed_comparison`: the difference of the
 # means must be larger than the larger of the two min-max ranges).
 
-# %%
+# %% tags=["hide-input"]
 GATE_PCKH = 85.0
 pckh_all = {v: per_seed(v, lambda x: x["test"]["pckh"]) for v in VARS}
 gate = all(min(p) >= GATE_PCKH for p in pckh_all.values())
@@ -456,7 +467,7 @@ print(f"\n{n_ok} of {len(claims)} claims reproduced at profile '{profile}' with 
 # %% [markdown]
 # ## Targets of this chapter (quick profile)
 
-# %%
+# %% tags=["hide-input"]
 z = "3D+2D/w geo"
 z_lab, z_wild = np.mean(get(z, "test", "per_action", "Average")), np.mean(get(z, "wild_test", "pck")) if WILD_TEST else None
 lab_e, wild_e = bb["eval"]["lab"], bb["eval"].get("wild")
@@ -480,7 +491,7 @@ table(["target", "value", "met"],
 # The image with the predicted 2D skeleton, then the predicted and ground-truth 3D poses side by side
 # (interactive: drag to rotate), for the best and the worst wild test images of '3D+2D/w geo'.
 
-# %%
+# %% tags=["hide-input"]
 r = runs["3D+2D/w geo"]
 SHOW = "wild_test" if not chapter.skipped(d, "wild_test", "the wild test images", "no wild 3D test set: lab test "
                                                                                     "images instead") else "test"
@@ -490,7 +501,7 @@ picks = chapter.show_predictions(d["images"][SHOW], pred["index"], pred["joints_
 # %% [markdown]
 # ## Results file
 
-# %%
+# %% tags=["hide-input"]
 recs = []
 common = ch.common                  # dataset ("posecore-synth", never a bare "synth"; the photos' name) and profile
 

@@ -47,7 +47,7 @@ stage3_steps = None
 train_pool = None
 lambda_geo_sweep = None
 
-# %%
+# %% tags=["hide-input"]
 import dataclasses
 import time
 
@@ -73,7 +73,7 @@ SCALE = (f"{bcfg.resolution} px crops, {bcfg.stacks}x{bcfg.modules} hourglass of
          f"(shared backbone, {bcfg.steps} steps), batch {cfg.batch_size}, stages 2/3 {cfg.stage2_steps}/{cfg.stage3_steps} steps")
 print(f"profile={profile}  device={device}\n{SCALE}")
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 img = chapter.image_inputs(bcfg, cfg.data, dataset, data_root, device, progress=False, hidden=False,
                            photos=photos)                                  # chapter 05's, when cached
@@ -92,7 +92,7 @@ print(f"four variants ready (trained or loaded) in {time.perf_counter() - t:.1f}
 # training split only: a lifter cannot use images that have 2D labels only, which is the point of
 # the end-to-end design. Both pipelines are evaluated root-aligned (Protocol #1) on the same images.
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 lcfg = martinez_recipe.config(profile)
 lifter, _ = martinez_recipe.train_lifter(d["sets"]["train"], lcfg, seed=cfg.seed, name="zhou06-martinez", progress=False)
@@ -117,7 +117,7 @@ for split in SPLITS_3D:
 print(f"dataset: {DATA_LABEL} | profile: {profile} | MPJPE mm, root aligned")
 table(["split", "2D from", "end-to-end (Zhou) MPJPE", "two-step (2D -> Martinez) MPJPE"], rows)
 
-# %%
+# %% tags=["hide-input"]
 claims = []
 # the sanity gate (How to read this book: verdicts): claims are judged only when the compared networks reach lab PCKh@0.5 >= 85 %
 gate = all(r["test"]["pckh"] >= 85.0 for r in runs.values())
@@ -138,7 +138,7 @@ for split in SPLITS_3D:
 # %% [markdown]
 # ## 2. What each stage adds
 
-# %%
+# %% tags=["hide-input"]
 tc = cfg.train_config(bcfg)
 stage2, _ = zhou_recipe.train_variant("3D+2D/w geo", tc, d["images"]["train"], d["images"]["wild_train"],
                                       d["canonical"], data_id=d["data_id"], device=device, progress=False, stages=(1, 2),
@@ -165,7 +165,7 @@ table(["network", "lab MPJPE", "lab PCKh", "wild MPJPE", "wild PCK@150", "wild s
 #
 # Stage 1 (the shared backbone) and stage 2 are shared; only stage 3 is retrained for each $\lambda_{geo}$.
 
-# %%
+# %% tags=["hide-input"]
 sweep = {0.0: runs["3D+2D/wo geo"], cfg.lambda_geo: runs["3D+2D/w geo"]}
 for lam in lambda_geo_sweep:
     if lam not in sweep:
@@ -176,7 +176,7 @@ table(["lambda_geo", "lab MPJPE", "wild MPJPE", "wild PCK@150", "wild AUC", "wil
         wt(r, "symmetry_mm", "mean"), r["wild_train"]["symmetry_px"]["mean"]]
        for lam, r in sorted(sweep.items())], digits=2)
 
-# %%
+# %% tags=["hide-input"]
 lams = sorted(sweep)
 if not chapter.skipped(d, "wild_test", "the symmetry claim (wild test)"):
     sym = [sweep[l]["wild_test"]["symmetry_mm"]["mean"] for l in lams]
@@ -184,7 +184,7 @@ if not chapter.skipped(d, "wild_test", "the symmetry claim (wild test)"):
           all(a >= b for a, b in zip(sym, sym[1:])),
           "symmetry mm: " + ", ".join(f"{l:g}: {s:.1f}" for l, s in zip(lams, sym)))
 
-# %%
+# %% tags=["hide-input"]
 recs = []
 common = ch.common                  # dataset (never a bare "synth"; the photos' name) and profile
 for (split, v), e in two_step.items():

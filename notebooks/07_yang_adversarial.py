@@ -55,7 +55,7 @@ lambda_adv = None
 batch_size = None
 train_pool = None
 
-# %%
+# %% tags=["hide-input"]
 import dataclasses
 import time
 
@@ -92,6 +92,9 @@ print(f"profile={profile}  device={device}\n{SCALE}")
 cfg
 
 # %% [markdown]
+# :::{admonition} Choices where the paper is silent, and departures
+# :class: dropdown
+#
 # **Choices where the paper is silent, and departures** (all in `posecore/recipes/yang.py`):
 #
 # - *D's sub-networks* are not specified: each conv source (image; heatmaps + depth maps) is 4 (image)
@@ -136,8 +139,9 @@ cfg
 #   only. Every claim below names the total steps of the rows it compares; a comparison of unequal
 #   steps is kept only where it is the paper's own (Baseline vs an adversarial row), and each of those
 #   has an equal-steps version against the control.
+# :::
 
-# %%
+# %% tags=["hide-input"]
 HG = bcfg.hourglass()
 JHW = HG.num_joints * HG.heatmap_resolution ** 2
 STEPS = {v: yang_recipe.total_steps(yang_recipe.VARIANTS[v], cfg) for v in ROWS}
@@ -155,7 +159,7 @@ table(["row", "lambda applied (our mean losses)", "x the paper-scaled weight", "
 # The sanity gate of this chapter is the same as chapter 05's: a claim is judged only when every
 # compared network reaches lab-test PCKh@0.5 >= 85 %.
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 bb = backbone_recipe.get(bcfg, dataset, data_root, device=device, progress=False, photos=photos)
 print(f"backbone ready in {time.perf_counter() - t:.0f} s (from {bb['source']}): lab PCKh@0.5 "
@@ -176,7 +180,7 @@ table(["split", "samples", "with 3D", "evaluated"],
 # descriptor's $\Delta x$ channel and as the first joint's heatmap and depth map. (A fake that looks
 # like the real sample in all three is what G is pushed towards.)
 
-# %%
+# %% tags=["hide-input"]
 import torch
 from posecore.models.yang import depth_maps, geometric_descriptor
 from posecore.recipes.images import batch_depth_target
@@ -214,7 +218,7 @@ plt.show()
 # as long as "Full". Rows in `seeded_rows` run once per seed; the others once, with the first seed:
 # their comparisons use the seed-to-seed spread of the seeded rows as the yardstick.
 
-# %%
+# %% tags=["hide-input"]
 backbone = (bb["state"], bb["id"])
 runs_by_seed = {}
 for s in seeds:
@@ -228,7 +232,7 @@ table(["row", "seed", "total generator steps", "lambda applied", "train s (incl.
        for s, r in runs_by_seed.items() for v in r], digits=1)
 
 
-# %%
+# %% tags=["hide-input"]
 def per_seed(v, get):
     """[get(result of row v) for each seed that trained it]."""
     return [get(r[v]) for r in runs_by_seed.values() if v in r]
@@ -265,7 +269,7 @@ plt.show()
 # every wild image fake from its background alone; the row without the image source shows whether it
 # does.
 
-# %%
+# %% tags=["hide-input"]
 table(["row", "D sources", "acc. real (lab GT)", "acc. fake (lab)", "acc. fake (wild)", "G adversarial loss"],
       [[v, "+".join(yang_recipe.VARIANTS[v].sources)] +
        [tail_mean(runs[v]["history"]["adversarial"], k) for k in ("d_acc_real", "d_acc_fake_lab", "d_acc_fake_wild", "g_adv")]
@@ -286,7 +290,7 @@ table(["row", "D sources", "acc. real (lab GT)", "acc. fake (lab)", "acc. fake (
 # continues the Baseline as "Full" does. Both "Full" rows end at the same total, so the last points
 # compare equal training.
 
-# %%
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6, 3.2))
 for v in ("Full", "Full (w/o pretrain)", "Baseline + stage-3 steps (no D)"):
     x, y = yang_recipe.curve_on_total_steps(v, cfg, runs[v]["history"]["adversarial"])
@@ -308,7 +312,7 @@ plt.show()
 # right pooled -- the paper does not define its limb errors). Mean: MPJPE averaged over actions, mean
 # (min-max) over the seeds of the row. Paper: Human3.6M, 2-stack hourglass.
 
-# %%
+# %% tags=["hide-input"]
 PAPER_T2 = {"Baseline (fix 2D)": (67.6, 89.6, 46.6, 83.3, 65.2), "Baseline": (66.6, 90.0, 47.1, 83.7, 64.8),
             "Map": (62.9, 81.6, 44.6, 80.9, 61.3), "Geo": (61.6, 80.7, 43.9, 78.8, 60.3),
             "Full (fix 2D)": (63.9, 84.4, 45.8, 85.1, 63.1), "Full (w/o pretrain)": (65.2, 84.2, 46.7, 82.5, 63.4),
@@ -333,7 +337,7 @@ table(["row", "steps", "lambda applied"] + [f"{l} (ours)" for l in LIMBS] +
 # larger weights move; the discriminator's accuracy on wild fakes and G's adversarial loss show how
 # hard D pushes back.
 
-# %%
+# %% tags=["hide-input"]
 SWEEP = ["Baseline + stage-3 steps (no D)", "Full", "Full (lambda x100)", "Full (lambda 1e-4 on means)"]
 table(["row", "steps", "lambda applied", "x paper-scaled", "lab MPJPE", "lab PCKh@0.5", "wild PCK@150",
        "D acc. fake (wild)", "G adversarial loss"],
@@ -351,7 +355,7 @@ table(["row", "steps", "lambda applied", "x paper-scaled", "lab MPJPE", "lab PCK
 # arg-max (or the other way round). PCKh@0.5 with MPII's head size (0.6 x the rendered head box's
 # diagonal), and with the old head size from the joints for reference.
 
-# %%
+# %% tags=["hide-input"]
 table(["row", "lambda applied", "lab: arg-max + parabola (scored)", "lab: soft-argmax beta=100 (D's input)",
        "held-out wild: arg-max", "held-out wild: soft-argmax", "lab: arg-max, joints head size"],
       [[v, f"{LAMBDA[v]:.3g}", fmt_seeds(per_seed(v, lambda x: x["test"]["pckh"])),
@@ -364,7 +368,7 @@ table(["row", "lambda applied", "lab: arg-max + parabola (scored)", "lab: soft-a
 # scale) -- PCK@150 mm, AUC, MPJPE (which the paper could not measure) and the left/right symmetry error of
 # the predicted 3D pose (mean |left - right| limb length, mm; the ground truth's own value below).
 
-# %%
+# %% tags=["hide-input"]
 if not chapter.skipped(d, "wild_test", "the rows on the wild test"):
     gt_sym = metrics.symmetry_error(runs["Full"]["wild_test"]["gt_3d"])["mean"]
     display(table(["row", "steps", "PCK@150 %", "AUC %", "MPJPE mm", "symmetry mm", "pair ratio (2D)"],
@@ -384,7 +388,7 @@ if not chapter.skipped(d, "wild_test", "the rows on the wild test"):
 # rendered data not the paper's columns); the paper's rows (Human3.6M) follow for reference. The
 # paper gives Protocol #2 only for Full-4s and no Baseline row in Table 1.
 
-# %%
+# %% tags=["hide-input"]
 T1_ROWS = ["Baseline", "Baseline + stage-3 steps (no D)", "Full"]
 ACTIONS = [a for a in runs["Full"]["test"]["per_action"] if a != "Average"]
 for proto, key in (("Protocol #1 (MPJPE)", "per_action"), ("Protocol #2 (P-MPJPE)", "per_action_p2")):
@@ -409,7 +413,7 @@ table(["paper row"] + list(H36M_ACTIONS) + ["Average"], [[k, *vals] for k, vals 
 # `posecore.evaluate.pckh_groups` does); the last column is the PCKh of all joints with MPII's head
 # box convention.
 
-# %%
+# %% tags=["hide-input"]
 PAPER_T3 = {"Baseline": (96.3, 95.0, 89.0, 84.5, 87.1, 82.5, 78.3, 87.6), "Full": (96.1, 95.6, 89.9, 84.6, 87.9, 84.3, 81.2, 88.6)}
 for r in (x for rs in runs_by_seed.values() for x in rs.values()):
     p = r["pred"]["wild_train"]
@@ -430,7 +434,7 @@ table(["row", "steps"] + GROUPS + ["mean (ours)", "paper mean", "all joints, hea
 # the control is the test of "adversarial" (Full vs Baseline could be more training). Symmetry: mean
 # |left - right| limb length of the predicted 3D pose (mm; the ground truth's own value in the last row).
 
-# %%
+# %% tags=["hide-input"]
 PAPER_T4 = {"Baseline": (50.1, 21.6), "Full": (69.0, 32.0)}
 T4_ROWS = ["Baseline", "Baseline + stage-3 steps (no D)", "Full"]
 if not chapter.skipped(d, "wild_test", "Table 4"):
@@ -460,7 +464,7 @@ if not chapter.skipped(d, "wild_test", "Table 4"):
 # gap similar and the 3.4 mm (5 %) gap of Full (fix 2D) vs Full "obvious"; 2.5 % lies between them,
 # and a gap within the spread is no difference by the verdict rule.
 
-# %%
+# %% tags=["hide-input"]
 GATE_PCKH = 85.0
 SIMILAR_REL = 0.025
 
@@ -581,7 +585,7 @@ print(f"\n{n_ok} of {len(claims)} claims reproduced ({n_judged} judged) at profi
 # %% [markdown]
 # ## Wild test images: best and worst predictions of "Full"
 
-# %%
+# %% tags=["hide-input"]
 r = runs["Full"]
 SHOW = "wild_test" if not chapter.skipped(d, "wild_test", "the wild test images", "no wild 3D test set: lab test "
                                                                                     "images instead") else "test"
@@ -592,7 +596,7 @@ best = dict(chapter.show_predictions(d["images"][SHOW], pred["index"], pred["joi
 # %% [markdown]
 # ## Results file and the exported generator
 
-# %%
+# %% tags=["hide-input"]
 recs = []
 common = ch.common
 

@@ -49,7 +49,7 @@ n_refine = None
 refiner_steps = None
 backbone_stacks = None
 
-# %%
+# %% tags=["hide-input"]
 import time
 
 import matplotlib.pyplot as plt
@@ -85,6 +85,9 @@ print(f"profile={profile}  device={device}\n{SCALE}")
 cfg
 
 # %% [markdown]
+# :::{admonition} Choices where the paper is silent, and departures
+# :class: dropdown
+#
 # **Choices where the paper is silent, and departures** (the paper delegates most details to cited
 # works; everything here is ours unless stated):
 #
@@ -145,6 +148,7 @@ cfg
 #   the FBI branch trained with wild labels too (the paper's argument that FBI is cheap to annotate,
 #   simulated from the wild images' hidden 3D), and lifters on the *true* 2D with and without the
 #   true FBI (what FBI can add when the 2D is right).
+# :::
 
 # %% [markdown]
 # ## The shared backbone, the data and the FBI labels
@@ -152,7 +156,7 @@ cfg
 # Sanity gate for every claim on image predictions (as chapters 05 and 07): the explicit branch
 # reaches lab-test PCKh@0.5 >= 85 %.
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 img = chapter.image_inputs(bcfg, ycfg.data, dataset, data_root, device, photos=photos)
 bb, backbone, d, hidden = img["bb"], img["backbone"], img["d"], img["hidden"]
@@ -164,7 +168,7 @@ freq = {tau: np.bincount(fbi_model.fbi_labels(lab3d, tau).ravel(), minlength=3) 
 print(f"FBI states on the {len(lab3d)} lab training poses (% of bones):")
 table(["tau (deg)"] + list(fbi_model.STATES), [[t_] + list(f) for t_, f in freq.items()])
 
-# %%
+# %% tags=["hide-input"]
 lab_lab = fbi_model.fbi_labels(lab3d, cfg.tau_deg)
 fig, ax = plt.subplots(figsize=(10, 3))
 bottom = np.zeros(fbi_model.NUM_BONES)
@@ -188,7 +192,7 @@ plt.show()
 # branch: trained with the seed on lab images (and once more with the wild images' FBI labels added:
 # our extension), from the same pool of lab images as the explicit branch.
 
-# %%
+# %% tags=["hide-input"]
 branches = {s: fbi_recipe.train_branches(s, ycfg, cfg, bcfg, backbone, d, hidden,
                                          explicit=("adversarial", "control", "supervised"), device=device)
             for s in seeds}
@@ -196,7 +200,7 @@ table(["seed", "explicit branches ready (s)", "FBI branch, lab labels (s)", "FBI
       [[s, b["seconds"]["explicit"], b["seconds"]["fbi"], b["seconds"].get("fbi wild", "–")]
        for s, b in branches.items()], digits=0)
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
 for s, b in branches.items():
     for k, h in b["fbi_history"].items():
@@ -214,7 +218,7 @@ plt.show()
 # The refiner's lab images are drawn outside the branches' training pool (where the pool leaves any
 # out); each seed's branches run over them and over the test sets.
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 ref_images, ref_idx, REFINER_DISJOINT = fbi_recipe.refine_images(d, cfg.n_refine, ycfg.data.data_seed)
 n_shared = int(np.intersect1d(ref_idx, d["pools"]["train"]).size)
@@ -249,7 +253,7 @@ print(f"{len(ref_idx)} refiner training images, {len(o0['test']['index'])} lab t
 # its range). "Majority guess" is the accuracy of always answering the set's most frequent state; per
 # state: the accuracy on the bones whose true state it is.
 
-# %%
+# %% tags=["hide-input"]
 def fbi_acc(o, net):
     return fbi_model.accuracy(o["fbi"][net].argmax(-1), o["fbi_true"][cfg.tau_deg])
 
@@ -280,7 +284,7 @@ table(["set", "branch", "overall", "majority guess"] + list(fbi_model.STATES) + 
 # branches (so a row's spread over the seeds is the whole pipeline's). Steps: explicit branch +
 # FBI branch + refiner, after the shared backbone.
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 actions = d["sets"]["test"].action[o0["test"]["index"]]
 rows = list(fbi_recipe.VARIANTS)
@@ -301,7 +305,7 @@ table(["row", "inputs", "coarse 3D from", "FBI", "loss", "steps (explicit + FBI 
         ", ".join(f"{x['train_seconds']:.1f}" for x in runs[r].values())] for r in rows], digits=2)
 
 
-# %%
+# %% tags=["hide-input"]
 def per_seed(row, split, key, sub=None):
     return [x[split][key] if sub is None else x[split][key][sub] for x in runs[row].values()]
 
@@ -313,7 +317,7 @@ def per_seed(row, split, key, sub=None):
 # unnamed (A1-A15), so only its average sits beside ours. The coarse 3D pose of the explicit branch
 # alone (assembled as in chapter 07) is shown for reference.
 
-# %%
+# %% tags=["hide-input"]
 from posecore.evaluate import evaluate_images
 from posecore.models.zhou import canonical_bone_sum
 from posecore.recipes.images import predict
@@ -354,7 +358,7 @@ table(["action", "Base (ours)", "Final (ours)", "coarse 3D, adversarial (ours)"]
 # prediction scaled to the true bone-length sum, as chapters 05 and 07); mean (range) over the seeds.
 # Below them the coarse 3D pose of each explicit branch alone, with its generator steps.
 
-# %%
+# %% tags=["hide-input"]
 chapter.skipped(d, "wild_test", "the wild-test columns ('–')")
 table(["row", "steps", "lab MPJPE", "lab P-MPJPE", "wild MPJPE", "wild PCK@150 %", "wild AUC %"],
       [[r, f"{STEPS[r]['total']:,}", fmt_seeds(per_seed(r, "test", "per_action", "Average")),
@@ -370,7 +374,7 @@ table(["row", "steps", "lab MPJPE", "lab P-MPJPE", "wild MPJPE", "wild PCK@150 %
 # 20 degrees): a small tau makes nearly every bone forward or backward (more depth information, but
 # labels a human annotator could not give reliably), a large one calls more bones parallel.
 
-# %%
+# %% tags=["hide-input"]
 TAU_ROWS = {5.0: "true 2D + true FBI (tau 5)", 10.0: "true 2D + true FBI", 20.0: "true 2D + true FBI (tau 20)"}
 ot = o0["test"]
 flat = np.concatenate([ot["gt_2d"], np.zeros_like(ot["gt_2d"][..., :1])], -1)
@@ -394,7 +398,7 @@ table(["lifter input", "tau (deg)", "% parallel (lab train)", "lab MPJPE", "lab 
 # the share of re-pairings of gains with difficulties whose correlation is at least the observed one
 # (every permutation with at most 8 actions).
 
-# %%
+# %% tags=["hide-input"]
 base_err = {a: np.mean(per_seed("Base", "test", "per_action", a)) for a in acts}
 l2_err = {a: np.mean(per_seed("L2 loss", "test", "per_action", a)) for a in acts}
 gain = {a: l2_err[a] - np.mean(per_seed("Final", "test", "per_action", a)) for a in acts}
@@ -417,7 +421,7 @@ plt.show()
 # the same inputs: lab MPJPE per seed, the largest training loss logged after the warm-up, and the
 # largest per-sample $L_0$ left on the training set (the hardest sample: what the weighting is for).
 
-# %%
+# %% tags=["hide-input"]
 import torch
 from posecore.models.lifter import to_target
 
@@ -448,7 +452,7 @@ table(["row", "lab MPJPE per seed", "diverged seeds", "largest training loss aft
 # claim names its rows' training steps (explicit branch + FBI branch + refiner, after the shared
 # backbone); where they differ, it says why the comparison is still the one the claim is about.
 
-# %%
+# %% tags=["hide-input"]
 GATE_PCKH = 85.0
 pckh = {k: min(coarse_seed(k, "test", "pckh")) for k in USED}
 img_gate = all(v >= GATE_PCKH for v in pckh.values())
@@ -517,7 +521,7 @@ print(f"\n{n_ok} of {len(claims)} claims reproduced at profile '{profile}' with 
 # %% [markdown]
 # ## A wild test image: the Final pose beside the truth
 
-# %%
+# %% tags=["hide-input"]
 SHOW = "wild_test" if not chapter.skipped(d, "wild_test", "the wild test image", "no wild 3D test set: a lab test "
                                                                                    "image instead") else "test"
 o = o0[SHOW]
@@ -528,7 +532,7 @@ picks = chapter.show_predictions(d["images"][SHOW], o["index"], o["explicit"]["a
 # %% [markdown]
 # ## Results file and the exported model
 
-# %%
+# %% tags=["hide-input"]
 recs = []
 common = ch.common
 PAPER = {"Base": 62.0, "Final": 58.68}

@@ -52,7 +52,7 @@ assumed_focal = None        # px; None: posecore.recipes.wang_image.NOMINAL_FOCA
 steps = None
 probe_seeds = None          # probe MLP seeds per network (an int)
 
-# %%
+# %% tags=["hide-input"]
 import dataclasses
 import time
 
@@ -106,6 +106,9 @@ print(f"profile={profile}  device={device}\n{SCALE}")
 cfg
 
 # %% [markdown]
+# :::{admonition} Choices where the paper is silent, and departures
+# :class: dropdown
+#
 # **Choices where the paper is silent, and departures** (Secs. 3.5-3.6, 4.2, 4.4):
 #
 # - *Network*: Zhou's network from the book's shared 2D backbone with chapter 05's depth regressor
@@ -169,6 +172,7 @@ cfg
 #     20 fps motion (1.25 s).
 # - *Table 4*: the paper's text we hold lists "Ours" in the header but gives only two numbers per row
 #   (Zhou 69.2 / 32.5, Yang 69.0 / 32.0); the cell for Wang's own numbers stays empty.
+# :::
 
 # %% [markdown]
 # ## The backbone, the data and the generated labels
@@ -176,7 +180,7 @@ cfg
 # Sanity gate for every claim on image predictions (as chapters 05, 07 and 08): every compared network
 # reaches lab-test PCKh@0.5 >= 85 %.
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 img = chapter.image_inputs(bcfg, zcfg.data, dataset, data_root, device, photos=photos)
 bb, backbone, d, hidden = img["bb"], img["backbone"], img["d"], img["hidden"]
@@ -211,7 +215,7 @@ else:
 # test pose is 179 mm from its nearest lab pose, a lab test pose 51 mm), and the labels carry that
 # gap. Per action (root-relative MPJPE of the generated labels with geometric search, true intrinsics):
 
-# %%
+# %% tags=["hide-input"]
 if truth is None:
     print("skipped: generated-label error per wild action: no true 3D of the wild training images")
 else:
@@ -229,7 +233,7 @@ else:
 # configuration in this cache (trained here otherwise: at the full profile the Yang row always, see
 # above). Every row of `seeds` is a separate network; the probe and Fig. 7 use each of them.
 
-# %%
+# %% tags=["hide-input"]
 t = time.perf_counter()
 runs = {}                       # {row: {seed: dict(model, history, eval...)}}
 for name, row in wi.VARIANTS.items():
@@ -260,7 +264,7 @@ train_s = {n: [r["history"][-1]["time_s"] for r in runs[n].values() if r["histor
 print(f"Wang rows trained or loaded in {t_wang:.0f} s; training time per run (this machine, from the run's own "
       f"log): " + ", ".join(f"{n} {np.mean(v):.0f} s" for n, v in train_s.items() if v))
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
 for n in train_s:
     h = runs[n][min(runs[n])]["history"]
@@ -274,7 +278,7 @@ plt.tight_layout()
 plt.show()
 
 
-# %%
+# %% tags=["hide-input"]
 def get(name, split, key, sub=None):
     """One metric of a row for every seed it has."""
     out = []
@@ -296,7 +300,7 @@ table(["row", "lab PCKh@0.5 (%)", "pair ratio (lab)", "seeds", "training steps a
 # Our 8 lab actions are not Human3.6M's 15, so the paper's average sits beside ours. Per-action
 # columns: the first seed; "Average": mean (min-max) over the seeds.
 
-# %%
+# %% tags=["hide-input"]
 PAPER_T3 = {"Zhou (3D+2D/w geo)": 64.9, "Yang (Full)": 59.7, "Wang": 58.0}
 ACTIONS = [a for a in runs["Wang"][seeds[0]]["test"]["per_action"] if a != "Average"]
 first = lambda n: runs[n][min(runs[n])]
@@ -310,7 +314,7 @@ table(["row"] + ACTIONS + ["Average (ours)", "paper (H36M)"],
 # At each subject's true bone-length sum (the known global scale of the 3DHP protocol), on wild test
 # crops that hold the whole body; mean (min-max) over seeds.
 
-# %%
+# %% tags=["hide-input"]
 PAPER_T4 = {"Zhou (3D+2D/w geo)": (69.2, 32.5), "Yang (Full)": (69.0, 32.0), "Wang": (None, None)}
 if not chapter.skipped(d, "wild_test", "Table 4"):
     display(table(["row", "PCK@150 (%)", "AUC (%)", "MPJPE (mm)", "paper PCK (3DHP)", "paper AUC (3DHP)"],
@@ -326,7 +330,7 @@ if not chapter.skipped(d, "wild_test", "Table 4"):
 # On wild *training* images (from the training pool, so the network saw them with their labels): the
 # network's 3D against the labels it was trained on and against the hidden truth.
 
-# %%
+# %% tags=["hide-input"]
 pool = d["pools"]["wild_train"][:cfg.n_train_eval]
 copy_rows = []
 for n, row in wi.VARIANTS.items():
@@ -354,7 +358,7 @@ table(["row (first seed)", "network vs its labels (mm)", "network vs truth (mm)"
 # split's two camera passes through each motion), windows every 2 frames, 200 probe steps; every
 # network seed, 5 probe seeds each.
 
-# %%
+# %% tags=["hide-input"]
 PROBE = hidden is not None and WILD_TEST      # the probe needs posecore-synth's clips and hidden wild 3D
 if not PROBE:
     print("skipped: the action probe (Fig. 6): " + ("no wild 3D test set" if not WILD_TEST else
@@ -402,7 +406,7 @@ else:
           f"(>= {cfg.min_lab_clip} frames), actions {sorted(map(str, set(probe_sets['lab']['action'])))}")
 
 
-# %%
+# %% tags=["hide-input"]
 if not PROBE:
     print("skipped: the probes (no probe data, see above)")
 else:
@@ -470,7 +474,7 @@ else:
 # error of the frame-to-frame depth change (mm per frame). Per network seed; the within-window spread
 # of the depths beside, for reference.
 
-# %%
+# %% tags=["hide-input"]
 if not PROBE:
     print("skipped: Fig. 7's depth trajectories (they read the lab probe's predictions)")
 else:
@@ -509,7 +513,7 @@ else:
 # training steps after the shared backbone and the seeds. The probe claims pool every (network seed,
 # probe seed) pair, so their range holds both.
 
-# %%
+# %% tags=["hide-input"]
 def gate_of(*names):
     p = {n: min(pckh[n]) for n in names}
     return all(v >= GATE_PCKH for v in p.values()), ("gate: lab PCKh@0.5 >= 85 % (min over seeds: "
@@ -591,7 +595,7 @@ print(f"\n{n_ok} of {len(claims)} claims reproduced, {n_judged} judged, at profi
 # %% [markdown]
 # ## A wild test image: Wang's prediction in 3D
 
-# %%
+# %% tags=["hide-input"]
 r = first("Wang")
 SHOW = "wild_test" if not chapter.skipped(d, "wild_test", "the wild test image", "no wild 3D test set: a lab test "
                                                                                    "image instead") else "test"
@@ -602,7 +606,7 @@ k_med = dict(chapter.show_predictions(d["images"][SHOW], pred["index"], pred["jo
 # %% [markdown]
 # ## Results file and the exported network
 
-# %%
+# %% tags=["hide-input"]
 recs = []
 common = ch.common
 

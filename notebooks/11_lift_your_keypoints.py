@@ -43,7 +43,7 @@ seed = 0
 frames = None
 noise_px = 0.0
 
-# %%
+# %% tags=["hide-input"]
 import contextlib
 import io
 import json
@@ -95,7 +95,7 @@ ds_lab, ds_wild = "posecore-synth-lab", "posecore-synth-wild"
 # camera, whose focal length keeps every frame in the picture. The person seems to turn between
 # frames (each frame keeps its own viewpoint), but every 2D/3D pair is exact.
 
-# %%
+# %% tags=["hide-input"]
 wild = data.load("synth", "wild_test")
 lengths = {s: int((wild.sequence == s).sum()) for s in np.unique(wild.sequence)}
 candidates = sorted(s for s, n in lengths.items() if n >= n_frames)
@@ -123,7 +123,7 @@ print(f"sequence {seq} ({clip.action[0]}, subject {clip.subject[0]}): frames {cl
 # "neck/nose"); OpenPose's neck and mid-hip are put on H36M's thorax and pelvis (a perfect detector),
 # and its feet are left undetected (0, 0, 0), as OpenPose writes them.
 
-# %%
+# %% tags=["hide-input"]
 def detector_outputs(P, K, uv):
     """COCO-17 (N, 17, 3) and OpenPose BODY_25 (N, 25, 3) keypoints (x, y, score) of 3D poses P seen
     by camera K with 2D poses uv; keypoints we cannot make (OpenPose's feet) are (0, 0, 0)."""
@@ -160,7 +160,7 @@ for fr, c in zip(clip.frame, body25):
 print(f"COCO results: {coco_file.name} ({coco_file.stat().st_size / 1e3:.0f} kB, {len(coco)} people); "
       f"OpenPose: {len(list(openpose_dir.glob('*.json')))} files like {sorted(openpose_dir.glob('*.json'))[0].name}")
 
-# %%
+# %% tags=["hide-input"]
 i = 0
 fig, ax = plt.subplots(figsize=(4.5, 5))
 viz.plot_skeleton_2d(ax, uv_true[i], color="0.6")
@@ -225,7 +225,7 @@ for name, kind in MODELS.items():
 # MPJPE after root alignment and P-MPJPE after a similarity alignment, in mm, on this sequence. The
 # two lifters were trained on the lab split's four cameras only; this camera is new to them.
 
-# %%
+# %% tags=["hide-input"]
 FORMATS = ("H36M-17 (true 2D)", "OpenPose BODY_25", "COCO-17")
 ev = {key: evaluate_3d(v["poses_3d"], clip) for key, v in lifted.items()}
 display(Markdown(markdown_table(
@@ -248,7 +248,7 @@ viz.show(viz.skeleton_figure(
 # thorax-to-pelvis length in the image), and the 3D error that the mapping alone adds -- the
 # difference between lifting the mapped and the true 2D poses.
 
-# %%
+# %% tags=["hide-input"]
 torso = np.linalg.norm(uv_true[:, J["thorax"]] - uv_true[:, J["pelvis"]], axis=-1)
 rows = []
 for fmt, ks in mapped.items():
@@ -272,7 +272,7 @@ print("Martinez, COCO vs true 2D, mean 3D change per joint (mm): "
 # test split, seen by the training cameras, the lifters are accurate and the mapping's cost stands
 # out. The same construction on lab test poses of one lab camera, lifted through the API:
 
-# %%
+# %% tags=["hide-input"]
 lab = data.load("synth", "test")
 lab = lab[lab.camera == lab.camera[0]][::profiles.pick(profile, smoke=20, quick=2, full=1)]
 K_lab = lab.intrinsics[0].astype(float)
@@ -317,7 +317,7 @@ print(f"assumed fx = fy = {assumed[0]:.0f} px (true {K[0]:.0f}): Martinez on COC
 # (what the command does) and lifted with each frame's own intrinsics (the wild split has a camera per
 # sequence; the command would take them one camera at a time with `--intrinsics`).
 
-# %%
+# %% tags=["hide-input"]
 wild_eval = wild[::profiles.pick(profile, smoke=10, quick=1, full=1)]
 lab_eval = data.load("synth", "test")[::profiles.pick(profile, smoke=32, quick=4, full=1)]
 
@@ -380,7 +380,7 @@ print(f"{len(lab_eval)} lab and {len(wild_eval)} wild test poses per file. Lowes
 # splits and for the wild split's COCO file (targets: Spearman correlation >= 0.5 on the wild test,
 # and the 10 % most novel poses at least twice the median error):
 
-# %%
+# %% tags=["hide-input"]
 scores, errors, rows = {}, {}, []
 for name, lifter in lifters.items():
     sets = [(f"{split}, true 2D", ps, ps.poses_2d, ds, sp) for split, (ps, ds, sp) in splits.items()]
@@ -402,7 +402,7 @@ for name, _, rho, top, *_ in wild_rows:
     print(f"{name}, wild test: Spearman {rho:.2f} (target >= 0.5: {'met' if rho >= 0.5 else 'NOT met'}); "
           f"10 % most novel poses {top:.2f} x the median error (target >= 2: {'met' if top >= 2 else 'NOT met'})")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
 for ax, label in zip(axes, ("lab test, true 2D", "wild test, true 2D")):
     name = best
@@ -420,7 +420,7 @@ plt.show()
 # input, standardised per coordinate as the lifter standardises it, ranks the wild test's errors less
 # well (same 4,096 poses, same seed):
 
-# %%
+# %% tags=["hide-input"]
 train_set = data.load("synth", "train")
 mart = torch.load(api.shipped("martinez"), map_location="cpu", weights_only=True)["models"]["model"]
 mu, sd = mart["x_mean"].numpy(), mart["x_std"].numpy()
@@ -449,7 +449,7 @@ display(Markdown(markdown_table(["lifter", "Spearman, raw standardised input", "
 # lifter with the lower error; the two shipped files carry the same index, as both learned from the
 # same poses with the same seed) and each lifter's MPJPE:
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for a in np.unique(wild_eval.action):
     m = wild_eval.action == a
@@ -472,7 +472,7 @@ display(Markdown(markdown_table(
 # for the worst poses it misses, where their error lies: the mean joint error along the camera axis
 # (depth) and in the image plane, beside the same for all poses.
 
-# %%
+# %% tags=["hide-input"]
 name = next(n for n, k in MODELS.items() if k == api.DEFAULT_MODEL)
 rel = lambda x: x - x[:, :1]                                                      # noqa: E731
 rows = []
@@ -500,7 +500,7 @@ display(Markdown(f"{name}:\n\n" + markdown_table(
 # all of the worst poses. The score ranks; it does not say how large an error will be, and it knows
 # nothing of the 2D detector's own mistakes (a confidently misplaced wrist looks like a new pose).
 
-# %%
+# %% tags=["hide-input"]
 results.write("11_lift_your_keypoints", records)
 tmp.cleanup()
 

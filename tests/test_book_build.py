@@ -173,6 +173,28 @@ LAYOUT_SCRIPT = """<script>
                window.innerWidth + " px)");
     }
     document.documentElement.setAttribute("data-posecore-layout", JSON.stringify(out));
+    // where the first result (a table or figure) lies below the end of the introduction: the
+    // introduction is what follows the page's <h1> up to its first code cell or first subsection
+    var h1 = article.querySelector("h1");
+    if (h1) {
+      var top = window.scrollY, introEnd = null, first = null, kind = "";
+      var stops = article.querySelectorAll("div.cell, section section, h2");
+      for (var i = 0; i < stops.length; i++) {
+        if (h1.compareDocumentPosition(stops[i]) & Node.DOCUMENT_POSITION_FOLLOWING) {
+          introEnd = box(stops[i]).top + top; break;
+        }
+      }
+      var results = article.querySelectorAll("table, .plotly-graph-div, div.cell_output img, figure img");
+      for (var j = 0; j < results.length; j++) {
+        var r = box(results[j]);
+        if (r.height > 0 && (first === null || r.top + top < first)) {
+          first = r.top + top; kind = results[j].tagName.toLowerCase() +
+            (results[j].classList.contains("plotly-graph-div") ? " (plotly)" : "");
+        }
+      }
+      document.documentElement.setAttribute("data-posecore-first-result", JSON.stringify(
+        {intro_end: introEnd, first: first, kind: kind, h1_bottom: box(h1).bottom + top}));
+    }
   }
   function later() { setTimeout(audit, 3000); }
   if (document.readyState === "complete") { later(); } else { window.addEventListener("load", later); }
@@ -310,7 +332,7 @@ def _open_page(server, rel: str) -> dict:
     res = _chromium(["--dump-dom", "--window-size=1280,1600", "--enable-logging=stderr", "--v=0"],
                     server.url(rel))
     dom = res.stdout
-    errors, layout = [], []
+    errors, layout, first_result = [], [], None
     if res.returncode != 0 or "<html" not in dom:
         errors.append(f"chromium failed (exit {res.returncode}): {res.stderr[-1500:]}")
     else:
@@ -319,12 +341,13 @@ def _open_page(server, rel: str) -> dict:
             errors.append("the error hook did not run (no data-posecore-js-errors on <html>)")
         else:
             errors += js
+        first_result = _html_attr(dom, "data-posecore-first-result")
         found = _html_attr(dom, "data-posecore-layout")
         layout = ["the layout check did not run (the page never finished loading?)"] if found is None else found
     for msg, source in CONSOLE_LINE.findall(res.stderr):
         if msg.startswith("Uncaught") and not any(msg.split(":", 1)[-1].strip()[:60] in e for e in errors):
             errors.append(f"console: {msg} ({source})")
-    return {"errors": errors, "layout": layout}
+    return {"errors": errors, "layout": layout, "first_result": first_result}
 
 
 @pytest.fixture(scope="module")
@@ -588,6 +611,50 @@ def test_outputs_and_tables_fit_the_column_on_every_page(page_reports):
     assert not bad, "\n".join(f"  {rel}: {problems}" for rel, problems in bad.items())
 
 
+# px: one screen of a laptop (the browser window is 1,280 px wide)
+SCREEN = 1000
+
+
+def first_screen_problems(reports: dict[str, dict], screen: int = SCREEN) -> list[str]:
+    """Chapter pages (``NN_*.html``) whose first table or figure lies more than ``screen`` px below
+    the end of their introduction (or that show none)."""
+    out = []
+    for rel, r in sorted(reports.items()):
+        if not re.match(r"\d\d_", Path(rel).name):
+            continue
+        f = r.get("first_result")
+        if f is None:
+            out.append(f"{rel}: the first-result check did not run (no <h1>?)")
+        elif f["first"] is None:
+            out.append(f"{rel}: no table or figure on the page")
+        else:
+            start = f["intro_end"] if f["intro_end"] is not None else f["h1_bottom"]
+            gap = f["first"] - start
+            if gap > screen:
+                out.append(f"{rel}: the first result ({f['kind']}) is {gap:.0f} px below the end of the "
+                           f"introduction (more than one screen, {screen} px)")
+    return out
+
+
+def test_first_screen_problems_on_hand_made_reports():
+    ok = {"intro_end": 500, "first": 1200, "kind": "table", "h1_bottom": 100}
+    late = {"intro_end": 500, "first": 2000, "kind": "img", "h1_bottom": 100}
+    reports = {"book/05_a.html": {"first_result": ok}, "book/06_b.html": {"first_result": late},
+               "book/07_c.html": {"first_result": {**ok, "first": None}}, "book/intro.html": {"first_result": late},
+               "book/08_d.html": {"first_result": None}}
+    problems = first_screen_problems(reports)
+    assert [p.split(":")[0] for p in problems] == ["book/06_b.html", "book/07_c.html", "book/08_d.html"]
+    assert "1500 px below" in problems[0]
+
+
+@browser
+def test_each_chapter_shows_a_result_within_the_first_screen(page_reports):
+    """Results before machinery: each chapter's first table or figure appears within one screen of
+    the end of its introduction."""
+    bad = first_screen_problems(page_reports)
+    assert not bad, "\n".join(bad)
+
+
 @browser
 def test_intro_page(html_dir, server):
     dom = _dump_dom(server, "index.html")
@@ -650,3 +717,18 @@ def test_chapter0_screenshot_shows_skeleton(html_dir, server, tmp_path):
         blue, red = count(viz.SIDE_COLORS["left"]), count(viz.SIDE_COLORS["right"])
         assert blue > 40 and red > 40, (f"the skeleton did not draw: {blue} blue (left) and {red} red "
                                         f"(right) pixels in the figure area (see {keep})")
+
+
+def test_fold_parameters_folds_only_the_parameters_cells():
+    import nbformat
+    from posecore.book.execution import fold_parameters
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"), nbformat.v4.new_code_cell("profile = None"),
+                nbformat.v4.new_code_cell("profile = 'quick'"), nbformat.v4.new_code_cell("print(1)")]
+    nb.cells[0].metadata["tags"] = ["parameters"]   # a markdown cell is never folded
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    nb.cells[2].metadata["tags"] = ["injected-parameters", "hide-input"]
+    fold_parameters(nb)
+    fold_parameters(nb)   # idempotent
+    assert [c.metadata.get("tags", []) for c in nb.cells] == [
+        ["parameters"], ["parameters", "hide-input"], ["injected-parameters", "hide-input"], []]

@@ -76,6 +76,19 @@ def execute_one(src: Path, out: Path, parameters: dict, timeout: int | None = No
     return time.time() - t0
 
 
+FOLDED_TAGS = ("parameters", "injected-parameters")
+
+
+def fold_parameters(nb) -> None:
+    """Fold (Jupyter Book's ``hide-input``) the code of the parameters cells, the chapter's own and the
+    one papermill or nbval injects: the published page opens with results, and a reader unfolds the
+    parameters with one click (every table also names its profile)."""
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") == "code" and any(t in tags for t in FOLDED_TAGS) and "hide-input" not in tags:
+            cell.metadata["tags"] = [*tags, "hide-input"]
+
+
 def _run_one(args) -> tuple[str, str, float, str]:
     src, out, parameters, fp, timeout, log_output, progress = args
     import nbformat
@@ -90,6 +103,7 @@ def _run_one(args) -> tuple[str, str, float, str]:
     if out.exists():
         nb = nbformat.read(out, as_version=4)
         nb.metadata["posecore"] = {"fingerprint": fp, "status": status}
+        fold_parameters(nb)
         nbformat.write(nb, out)
     return src.stem, status, dt, msg
 
@@ -301,4 +315,5 @@ class NbvalCapture:
                 cell.metadata["tags"] = ["injected-parameters"]
                 nb.cells.insert(idx + 1, cell)
             nb.metadata["posecore"] = {"executed_by": "nbval", "status": "ok"}
+            fold_parameters(nb)
             nbformat.write(nb, dest)
