@@ -319,7 +319,8 @@ def update(path=GOLDEN, only=None) -> dict:
     kind = cpu_kind()
     now = record(only)
     golden = {**data.get(kind, {}), **now}
-    data[kind] = {k: golden[k] for k in sorted(golden) if k in set(expected_stages())}
+    stages = set(expected_stages())
+    data[kind] = {k: golden[k] for k in sorted(golden) if k in stages}
     artefacts.atomic_write_bytes(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
     return now
 
