@@ -260,13 +260,16 @@ plt.show()
 # ### The facing probe: do the images show which way a body faces?
 #
 # A probe of the *data*, not of any pose network: a small convolutional classifier
-# (`posecore.models.facing.FacingNet`, four stride-2 convolutions) is trained for a fixed short budget on
+# (`posecore.models.facing.FacingNet`, four stages of two 3x3 convolutions, the first of each with
+# stride 2) is trained for a fixed short budget on
 # lab-training crops, rendered afresh every step at the image chapters' resolution, to say whether the
 # torso faces the camera (the label comes from the 3D pose, which no image network is given), then
 # scored on held-out lab-test and wild-test crops. Its training crops are mirrored and recoloured
 # (colour channels permuted, gains, inversions): the lab has only five training outfits, and without
 # recolouring the probe learnt those outfits' colours -- 99 % on new frames of the training subjects,
-# chance on a test subject whose shirt colour no training subject wears. Once on VERSION 1 renders, once
+# chance on a test subject whose shirt colour no training subject wears. They also get the wild's
+# photometric changes (contrast, brightness, some grey) and, in 35 % of them, a flat occluding patch,
+# which the lab never shows. Once on VERSION 1 renders, once
 # on VERSION 2's. The
 # headline accuracy counts crops whose facing is clear (|cos| >= 0.3: a body seen from the side faces
 # neither way); "all" counts every crop. Target (quick): >= 95 % lab test, >= 90 % wild test.
@@ -286,6 +289,35 @@ for cues, r_ in probe.items():
         rows_.append([f"VERSION {1 + int(cues)}" + (" (cues)" if cues else " (no cues)"), split, r_[split]["accuracy"],
                       r_[split]["accuracy_all"], r_[split]["n_clear"], r_["seconds"]])
 table(["renders", "split", "accuracy %, clear facing", "accuracy %, all crops", "clear crops", "training s"], rows_, digits=1)
+PROBE_TARGETS = {"lab_test": 95.0, "wild_test": 90.0}
+for split, target in PROBE_TARGETS.items():
+    got = probe[True][split]["accuracy"]
+    print(f"VERSION 2 {split}: {got:.1f} % (target >= {target:.0f} %: {'met' if got >= target else 'NOT met'})")
+
+# %% [markdown]
+# Where the wild crops lose the probe: the VERSION 2 probe scored again on the same wild-test frames
+# rendered without occluders and truncation, and on the clear crops split by how squarely the body
+# faces or turns away (the cosine's size) and by whether the head is seen. If the accuracy stays low on
+# unoccluded, square-on bodies with the head in view, what the lab crops teach does not carry to the
+# wild's clothes, light and cameras (a domain gap of the probe), not a hidden face.
+
+# %% tags=["hide-input"]
+net_ = probe[True]["net"]
+idx_ = facing_probe.eval_indices(len(splits["wild_test"]), pcfg.n_eval, pcfg.seed)
+rows_ = []
+for name_, kw_ in (("as rendered", {}), ("no occluders, no truncation", dict(occluder_prob=0.0, truncation_prob=0.0))):
+    o_ = render_samples(splits["wild_test"], idx_, pcfg.resolution, pcfg.seed, **kw_)
+    cos_ = torch.as_tensor(facing(o_["poses_3d"].numpy()))
+    rows_.append([name_, "all clear crops", facing_probe.score(net_, o_["images"], cos_, pcfg.min_cos)["accuracy"],
+                  int((cos_.abs() >= pcfg.min_cos).sum())])
+    if not kw_:
+        seen_ = ~(o_["occluded"][:, 10] | ~o_["visible"][:, 10])       # joint 10: the head top
+        for what_, m_ in (("head seen, cosine beyond +-0.85", seen_ & (cos_.abs() >= 0.85)),
+                          ("head occluded or cut off", ~seen_)):
+            if int((m_ & (cos_.abs() >= pcfg.min_cos)).sum()):
+                rows_.append([name_, what_, facing_probe.score(net_, o_["images"][m_], cos_[m_], pcfg.min_cos)["accuracy"],
+                              int((m_ & (cos_.abs() >= pcfg.min_cos)).sum())])
+table(["wild-test crops", "subset", "VERSION 2 probe accuracy %", "clear crops"], rows_, digits=1)
 
 # %% [markdown]
 # ### Interactive skeletons

@@ -210,8 +210,8 @@ table(["held-out images", "pairs", "same peak %", "peak nearer the partner %", "
 # time fp32 takes for 3,000 at the same score; a front cue on the chest alone changed nothing within
 # 3,000 steps. The shipped backbone of renderer VERSION 1 (6,000 steps, no facing loss) reached lab
 # PCKh@0.5 76.2 % (joints' head size), pair ratio 0.09, wild 52.2 %; the one loaded above (renderer
-# VERSION 2: face, hair, shirt print, shoes; the facing loss; 8,000 steps; the wild 2D evaluation images
-# held out of its batches) is in the first table of this section, and the table of attempts is in
+# VERSION 2: face, hair, shirt print, shoes; the facing loss and the left/right repulsion; 16,000 steps;
+# the wild 2D evaluation images held out of its batches) is in the first table of this section, and the table of attempts is in
 # `BACKBONE_NOTES.md`.
 
 # %% [markdown]
