@@ -143,7 +143,7 @@ tc = cfg.train_config(bcfg)
 stage2, _ = zhou_recipe.train_variant("3D+2D/w geo", tc, d["images"]["train"], d["images"]["wild_train"],
                                       d["canonical"], data_id=d["data_id"], device=device, progress=False, stages=(1, 2),
                                       backbone=backbone)
-ev2 = {s: evaluate_images(predict(stage2, d["images"][s], d["eval_idx"][s], cfg.eval_batch, device=device), bone_sum,
+ev2 = {s: evaluate_images(predict(stage2, d["images"][s], d["eval_idx"][s], cfg.eval_batch, device=device, flip_test=True), bone_sum,
                           actions=d["sets"][s].action[d["eval_idx"][s]], scale="true" if s == "wild_test" else "canonical")
        for s in ("test", "wild_test", "wild_train") if s in d["eval_idx"]}
 

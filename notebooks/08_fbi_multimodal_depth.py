@@ -154,7 +154,8 @@ cfg
 # ## The shared backbone, the data and the FBI labels
 #
 # Sanity gate for every claim on image predictions (as chapters 05 and 07): the explicit branch
-# reaches lab-test PCKh@0.5 >= 85 %.
+# reaches lab-test PCKh@0.5 >= 85 %. Here from a single pass, not the flip test of chapters 05-07 and
+# 09: the refiner reads the branches' single-pass outputs, and the gate measures what the rows read.
 
 # %% tags=["hide-input"]
 t = time.perf_counter()

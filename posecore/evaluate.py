@@ -128,7 +128,8 @@ def evaluate_images(pred: dict, canonical_bone_sum: float, actions=None, scale: 
     neck-head distance; ``pckh_head`` names which) and ``symmetry_px`` (Table 4 in 256-normalised px of the
     predicted (2D, depth) pose); ``pckh_joints`` (PCKh with the joints' head size, the convention before
     renderer VERSION 2), ``partner_nearer`` (:func:`posecore.metrics.partner_nearer`) and, where ``pred``
-    has ``soft_2d``, ``pckh_soft`` (the soft-argmax 2D's PCKh). With 3D labels: ``pred_3d`` (root-relative mm, the bone-sum scaled
+    has ``soft_2d``, ``pckh_soft`` (the soft-argmax 2D's PCKh); where it has ``joints_2d_single`` (a flip
+    test's unmirrored pass), ``pckh_single`` (its PCKh). With 3D labels: ``pred_3d`` (root-relative mm, the bone-sum scaled
     pose), ``errors`` (N,) MPJPE mm, ``mpjpe``, ``per_action`` (if ``actions``), ``pck`` / ``auc`` (3DHP,
     all samples) and ``pck_scene`` / ``auc_scene`` per scene kind, ``symmetry_mm``, and the diagnostics
     ``mpjpe_gt2d`` (ground-truth 2D + predicted depth) and ``mpjpe_gtdepth`` (predicted 2D + ground-truth
@@ -149,6 +150,8 @@ def evaluate_images(pred: dict, canonical_bone_sum: float, actions=None, scale: 
            "pckh_joints": float(metrics.pckh(p2[okj], gt2[okj], joints[okj], visible=vis[okj])),
            "pair_ratio": metrics.paired_joint_ratio(p2, gt2, vis),
            "partner_nearer": metrics.partner_nearer(p2, gt2, vis)}
+    if pred.get("joints_2d_single") is not None:
+        out["pckh_single"] = float(metrics.pckh(np.asarray(pred["joints_2d_single"])[ok], gt2[ok], head[ok], visible=vis[ok]))
     if pred.get("soft_2d") is not None:
         out["pckh_soft"] = float(metrics.pckh(np.asarray(pred["soft_2d"])[ok], gt2[ok], head[ok], visible=vis[ok]))
     px_pose = np.concatenate([p2 - p2[:, ROOT:ROOT + 1], (pred["depth"] - pred["depth"][:, :1])[..., None] * R / 2], -1)

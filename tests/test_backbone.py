@@ -267,3 +267,49 @@ def test_partner_nearer_hand_worked():
     assert metrics.partner_nearer(half, g) == pytest.approx(50.0)
     ev = backbone.evaluate_2d(g, g, np.ones((1, 17), bool), head_size=np.array([1.0]))
     assert ev["pckh"] == 100.0 and ev["partner_nearer"] == 0.0 and "pckh_joints" in ev
+
+
+def test_flip_outputs_of_a_mirror_consistent_network_is_its_single_pass():
+    """A network whose mirror outputs are exactly its outputs mirrored (maps flipped, left and right
+    swapped; depths swapped) gains nothing from the flip test: the average is the single pass."""
+    from posecore.recipes.images import flip_outputs
+    g = torch.Generator().manual_seed(1)
+    hm, d = torch.rand(3, 17, 8, 8, generator=g), torch.randn(3, 17, generator=g)
+    perm = torch.as_tensor(FLIP_PERMUTATION)
+    out = flip_outputs({"heatmaps": [hm], "depth": d}, {"heatmaps": [hm.flip(-1)[:, perm]], "depth": d[:, perm]})
+    assert torch.allclose(out["heatmaps"][0], hm) and torch.allclose(out["depth"], d)
+    # a mirror that is not relabelled (the left map where the right one belongs) does change the maps
+    wrong = flip_outputs({"heatmaps": [hm]}, {"heatmaps": [hm.flip(-1)]})
+    assert "depth" not in wrong and not torch.allclose(wrong["heatmaps"][0], hm)
+
+
+def test_flip_test_prediction_of_a_mirrored_image_is_the_mirrored_prediction():
+    """With the flip test the 2D of a mirrored image is exactly the mirror of the image's 2D (x -> R - 1 - x,
+    left and right swapped), for any network; a single pass of an untrained one is not."""
+    from posecore.models.hourglass import StackedHourglass
+    torch.manual_seed(0)
+    cfg = backbone.config("smoke")
+    net = StackedHourglass(cfg.hourglass()).eval()
+    x = torch.rand(4, 3, cfg.resolution, cfg.resolution, generator=torch.Generator().manual_seed(2))
+    R = cfg.resolution
+
+    def mirrored(p):
+        q = p[:, FLIP_PERMUTATION].clone()
+        q[..., 0] = R - 1 - q[..., 0]
+        return q
+    a, b = backbone.predict_2d(net, x, flip_test=True), backbone.predict_2d(net, x.flip(-1), flip_test=True)
+    assert torch.allclose(b, mirrored(a), atol=1e-4)
+    a1, b1 = backbone.predict_2d(net, x), backbone.predict_2d(net, x.flip(-1))
+    assert not torch.allclose(b1, mirrored(a1), atol=1e-2)
+
+
+def test_evaluate_images_scores_the_single_pass_beside_the_flip_test():
+    from posecore.evaluate import evaluate_images
+    gt = np.random.default_rng(0).uniform(10, 50, (4, 17, 2))
+    pred = dict(joints_2d=gt.copy(), joints_2d_single=gt + 30.0, gt_2d=gt, visible=np.ones((4, 17), bool),
+                head_size=np.full(4, 10.0), depth=np.zeros((4, 17)), has_3d=np.zeros(4, bool), resolution=64,
+                scene=np.array(["lab"] * 4))
+    ev = evaluate_images(pred, 4000.0)
+    assert ev["pckh"] == 100.0 and ev["pckh_single"] == 0.0
+    del pred["joints_2d_single"]
+    assert "pckh_single" not in evaluate_images(pred, 4000.0)

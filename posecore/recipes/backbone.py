@@ -32,7 +32,7 @@ from ..losses import heatmap_loss, pair_overlap_loss
 from ..models.hourglass import FacingHead, HourglassConfig, StackedHourglass, facing_target
 from ..skeleton import FLIP_PERMUTATION
 from . import checkpoint_path
-from .images import optimizer, pool_indices, schedulers, train_stage
+from .images import flip_outputs, optimizer, pool_indices, schedulers, train_stage
 
 # the behaviour version of this recipe's training (posecore.artefacts: bump it when what it computes changes)
 STAGE = artefacts.stage("backbone", 2)
@@ -201,14 +201,19 @@ class FreshBatches:
 
 # --- evaluation -----------------------------------------------------------------------------------
 @torch.no_grad()
-def predict_2d(net: StackedHourglass, images: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
-    """Crop-px 2D joints (N, J, 2) decoded from the last stack's heatmaps of ``images`` (N, 3, R, R)."""
+def predict_2d(net: StackedHourglass, images: torch.Tensor, batch_size: int = 100, flip_test: bool = False) -> torch.Tensor:
+    """Crop-px 2D joints (N, J, 2) decoded from the last stack's heatmaps of ``images`` (N, 3, R, R);
+    ``flip_test``: from the heatmaps of each image and its mirror averaged
+    (:func:`posecore.recipes.images.flip_outputs`)."""
     was = net.training
     net.eval()
     R = net.config.resolution
     out = []
     for s in range(0, len(images), batch_size):
-        out.append(decode_joints(net(images[s:s + batch_size])["heatmaps"][-1], R)[0])
+        o = net(images[s:s + batch_size])
+        if flip_test:
+            o = flip_outputs(o, net(images[s:s + batch_size].flip(-1)))
+        out.append(decode_joints(o["heatmaps"][-1], R)[0])
     net.train(was)
     return torch.cat(out)
 

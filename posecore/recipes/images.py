@@ -18,6 +18,7 @@ from .. import artefacts, train
 from ..data import render
 from ..data.images import decode_joints
 from ..models.zhou import depth_target
+from ..skeleton import FLIP_PERMUTATION
 
 
 # --- the identity of rendered data ---------------------------------------------------------------
@@ -226,8 +227,25 @@ def eval_indices(n_total: int, n: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng([seed, 4242]).choice(n_total, n, replace=False))
 
 
+def flip_outputs(out: dict, out_flipped: dict) -> dict:
+    """The flip test: ``out`` / ``out_flipped``, an image network's outputs on images and on their
+    mirrors, averaged -- the mirror's last heatmaps (B, J, h, w) flipped back left-right with the left
+    and right joints swapped (:data:`~posecore.skeleton.FLIP_PERMUTATION`; heatmap x -> w - 1 - x, the
+    exact mirror of crop x -> R - 1 - x), its per-joint depths (B, J), where the network has them,
+    swapped only (a mirror about the camera's y-z plane keeps every depth). Returns ``{'heatmaps':
+    [averaged last heatmaps], 'depth': averaged depths}`` (fp32; no ``depth`` without depths)."""
+    hm, hf = out["heatmaps"][-1].float(), out_flipped["heatmaps"][-1].float()
+    perm = torch.as_tensor(FLIP_PERMUTATION, device=hm.device)
+    assert hm.shape == hf.shape and hm.shape[1] == len(perm), f"flip_outputs: heatmaps {tuple(hm.shape)} / {tuple(hf.shape)}"
+    res = {"heatmaps": [0.5 * (hm + hf.flip(-1)[:, perm])]}
+    if "depth" in out:
+        res["depth"] = 0.5 * (out["depth"].float() + out_flipped["depth"].float()[:, perm])
+    return res
+
+
 @torch.no_grad()
-def predict(model, ds, indices=None, batch_size: int = 32, device="cpu", soft_beta: float | None = None) -> dict:
+def predict(model, ds, indices=None, batch_size: int = 32, device="cpu", soft_beta: float | None = None,
+            flip_test: bool = False) -> dict:
     """Run ``model`` over ``ds`` (an ImageDataset) at ``indices`` (default all). Returns numpy arrays:
     ``joints_2d`` (N, J, 2) predicted crop px, ``depth`` (N, J) normalised, ``maxvals`` (N, J), and the
     labels ``gt_2d`` (N, J, 2) crop px, ``visible``, ``gt_3d`` (N, J, 3) root-relative mm, ``has_3d``,
@@ -235,16 +253,23 @@ def predict(model, ds, indices=None, batch_size: int = 32, device="cpu", soft_be
     px where the dataset has head boxes (renders: the rendered head's, in every batch; photos: MPII's,
     :meth:`posecore.data.photos.PhotoDataset.head_size_crop`), else None (PCKh then takes the head
     size from the joints). ``soft_beta``: also ``soft_2d`` (N, J, 2) crop px, the soft-argmax of the
-    last heatmaps at that sharpness (what Yang et al.'s discriminator sees)."""
+    last heatmaps at that sharpness (what Yang et al.'s discriminator sees). ``flip_test``: every image
+    also run mirrored and the two outputs averaged (:func:`flip_outputs`; the stacked hourglass's test
+    protocol, Newell et al. 2016), at twice the cost; ``joints_2d_single`` (N, J, 2) then keeps the
+    unmirrored pass's 2D."""
     model.eval()
     indices = np.arange(len(ds)) if indices is None else np.asarray(indices)
     R = model.config.hourglass.resolution
     keys = ("joints_2d", "joints_visible", "poses_3d", "has_3d", "intrinsics_crop", "index", "depth")
-    out = {k: [] for k in ("pred_2d", "pred_depth", "maxvals") + keys + ("scene", "head_size", "soft_2d")}
+    out = {k: [] for k in ("pred_2d", "pred_depth", "maxvals") + keys + ("scene", "head_size", "soft_2d", "single_2d")}
     t0 = time.perf_counter()
     for s in range(0, len(indices), batch_size):
         b = ds.get_batch(indices[s:s + batch_size])
-        o = model(b["image"].to(device))
+        image = b["image"].to(device)
+        o = model(image)
+        if flip_test:
+            out["single_2d"].append(decode_joints(o["heatmaps"][-1], R)[0].cpu().numpy())
+            o = flip_outputs(o, model(image.flip(-1)))
         j2d, maxvals = decode_joints(o["heatmaps"][-1], R)
         out["pred_2d"].append(j2d.cpu().numpy())
         out["pred_depth"].append(o["depth"].float().cpu().numpy())
@@ -268,7 +293,9 @@ def predict(model, ds, indices=None, batch_size: int = 32, device="cpu", soft_be
                 scene=res["scene"], resolution=R, seconds=time.perf_counter() - t0,
                 head_size=res["head_size"] if "head_size" in res and np.isfinite(res["head_size"]).any()
                 else _head_sizes(ds, res["index"]),
-                **({"soft_2d": res["soft_2d"]} if "soft_2d" in res else {}))
+                flip_test=bool(flip_test),
+                **({"soft_2d": res["soft_2d"]} if "soft_2d" in res else {}),
+                **({"joints_2d_single": res["single_2d"]} if "single_2d" in res else {}))
 
 
 def _head_sizes(ds, indices):
@@ -284,7 +311,8 @@ def _head_sizes(ds, indices):
 EVAL_SPLITS = ("test", "wild_test", "wild_train")
 
 
-def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu", soft_beta: float | None = None) -> dict:
+def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu", soft_beta: float | None = None,
+                    flip_test: bool = True) -> dict:
     """The one scoring path of an image model over the chapters' evaluation images (``d``:
     :func:`posecore.recipes.image_data.load`): :func:`predict` on each split of :data:`EVAL_SPLITS`
     (lab test, wild test, held-out 2D-only wild training images), then
@@ -292,7 +320,8 @@ def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu", soft_bet
     (Zhou et al. Sec. 4.1.2), the wild test's at each subject's true one (the known global scale of the
     3DHP protocol), per action. Returns ``{split: metrics, 'pred': {split: predict(...)}}`` (a split
     that ``d`` lacks, e.g. the wild test of photos without one, is left out). ``soft_beta``: see
-    :func:`predict` (adds ``pckh_soft``)."""
+    :func:`predict` (adds ``pckh_soft``). ``flip_test`` (default on): the flip test of :func:`predict`
+    (adds ``pckh_single``, the unmirrored pass's PCKh)."""
     from ..evaluate import evaluate_images
     from ..models.zhou import canonical_bone_sum
     bone_sum = canonical_bone_sum(d["canonical"])
@@ -300,7 +329,8 @@ def evaluate_splits(model, d: dict, batch_size: int = 32, device="cpu", soft_bet
     for split in EVAL_SPLITS:
         if split not in d["eval_idx"]:     # photos without a wild 3D test set
             continue
-        p = predict(model, d["images"][split], d["eval_idx"][split], batch_size, device=device, soft_beta=soft_beta)
+        p = predict(model, d["images"][split], d["eval_idx"][split], batch_size, device=device, soft_beta=soft_beta,
+                    flip_test=flip_test)
         out["pred"][split] = p
         out[split] = evaluate_images(p, bone_sum, actions=d["sets"][split].action[p["index"]],
                                      scale="true" if split == "wild_test" else "canonical")
