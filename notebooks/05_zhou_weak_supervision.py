@@ -205,6 +205,23 @@ table(["held-out images", "pairs", "same peak %", "peak nearer the partner %", "
         v["pckh_swap"], v["pckh_two_peaks"], v["ratio_two_peaks"]] for k, v in diag.items()], digits=3)
 
 # %% [markdown]
+# Read the table this way: if the peak is nearer the partner about half the time and the two values
+# are equal, the network puts the same two-peaked map on both joints of a pair -- it has not learnt
+# which is left -- and the decoder picks one peak for both; the "two peaks" column is the accuracy the
+# maps already hold once left and right are told apart.
+#
+# **How the recipe was chosen.** The development runs behind the quick backbone (heatmap size, input
+# resolution, steps, bf16 autocast, a chest print as a front cue) are kept with the shipped weights'
+# provenance, in `posecore/weights/BACKBONE_NOTES.md`. In short: 32 x 32 heatmaps keep the two joints of a
+# pair apart early but the pair ratio falls again as the network trains; bf16 trains 6,000 steps in the
+# time fp32 takes for 3,000 at the same score; a front cue on the chest alone changed nothing within
+# 3,000 steps. The shipped backbone of renderer VERSION 1 (6,000 steps, no facing loss) reached lab
+# PCKh@0.5 76.2 % (joints' head size), pair ratio 0.09, wild 52.2 %; the one loaded above (renderer
+# VERSION 2: face, hair, shirt print, shoes; the facing loss and the left/right repulsion; 16,000 steps;
+# the wild 2D evaluation images held out of its batches) is in the first table of this section, and the
+# table of attempts is in `BACKBONE_NOTES.md`.
+
+# %% [markdown]
 # The flip test (the stacked hourglass's test protocol, Newell et al. 2016: each image also run
 # mirrored, the mirror's maps flipped back with left and right swapped, the two averaged) on the same
 # held-out images. Every image model of chapters 05-07 and 09 is scored this way
@@ -219,23 +236,6 @@ for k, e in held_out.items():
         rows_.append([f"{k} test", name_, ev_["pckh"], ev_["pckh_joints"], ev_["pair_ratio"], ev_["partner_nearer"]])
 table(["held-out images", "backbone decoding", "PCKh@0.5 % (head box)", "PCKh@0.5 % (joints)", "pair ratio",
        "nearer the partner %"], rows_, digits=3)
-
-# %% [markdown]
-# Read the diagnostic table this way: if the peak is nearer the partner about half the time and the two values
-# are equal, the network puts the same two-peaked map on both joints of a pair -- it has not learnt
-# which is left -- and the decoder picks one peak for both; the "two peaks" column is the accuracy the
-# maps already hold once left and right are told apart.
-#
-# **How the recipe was chosen.** The development runs behind the quick backbone (heatmap size, input
-# resolution, steps, bf16 autocast, a chest print as a front cue) are kept with the shipped weights'
-# provenance, in `posecore/weights/BACKBONE_NOTES.md`. In short: 32 x 32 heatmaps keep the two joints of a
-# pair apart early but the pair ratio falls again as the network trains; bf16 trains 6,000 steps in the
-# time fp32 takes for 3,000 at the same score; a front cue on the chest alone changed nothing within
-# 3,000 steps. The shipped backbone of renderer VERSION 1 (6,000 steps, no facing loss) reached lab
-# PCKh@0.5 76.2 % (joints' head size), pair ratio 0.09, wild 52.2 %; the one loaded above (renderer
-# VERSION 2: face, hair, shirt print, shoes; the facing loss and the left/right repulsion; 16,000 steps;
-# the wild 2D evaluation images held out of its batches) is in the first table of this section, and the table of attempts is in
-# `BACKBONE_NOTES.md`.
 
 # %% [markdown]
 # ## Data and the canonical skeleton
