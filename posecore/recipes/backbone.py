@@ -108,7 +108,7 @@ class BackboneConfig:
             # width 64, Adam with a one-cycle schedule, batch 32 (chapter 05 lists what was tried), the
             # auxiliary facing loss and the left/right repulsion; bf16 autocast where native (a whole
             # step, rendering included, in 0.65x the fp32 time on one thread of an AVX512-BF16 CPU). The
-            # book loads the shipped one (`make checkpoints`: 34 min on one bf16 thread, ~95 min on 2 fp32 cores)
+            # book loads the shipped one (`make checkpoints`: 90 min on one bf16 thread; ~99 min expected on 2 fp32 cores)
             quick=cls(resolution=64, stacks=2, modules=1, features=64, depth=3, batch_size=32, steps=16000,
                       optimizer="adam", lr=2.5e-3, lr_schedule="onecycle", heatmap_stride=2, eval_every=500,
                       n_eval=600, precision="auto", facing_weight=0.1, pair_weight=1.0),
