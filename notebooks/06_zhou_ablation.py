@@ -53,7 +53,7 @@ import time
 
 from posecore import chapter, metrics, results
 from posecore.camera import crop_to_image
-from posecore.evaluate import check_claim, claim_records, evaluate_images, table
+from posecore.evaluate import check_claim, claim_records, evaluate_images, pckh_gate, table
 from posecore.models.lifter import lift_with
 from posecore.models.zhou import canonical_bone_sum
 from posecore.recipes import backbone as backbone_recipe, martinez as martinez_recipe, zhou as zhou_recipe
@@ -125,8 +125,7 @@ claims = []
 
 def claim(text, ok, detail, nets):
     """``nets``: {name: lab PCKh@0.5} of the networks the claim compares (its gate)."""
-    gate = all(v >= 85.0 for v in nets.values())
-    gate_text = "gate: lab PCKh@0.5 >= 85 % (ours, flip test: " + ", ".join(f"{k} {v:.1f}" for k, v in nets.items()) + ")"
+    gate, gate_text = pckh_gate(nets, "ours, flip test")
     check_claim(claims, text, ok, detail + " (one seed)", profile=profile, gate=gate, gate_detail=gate_text)
 
 

@@ -64,7 +64,8 @@ import numpy as np
 from IPython.display import display
 
 from posecore import chapter, metrics, profiles, results
-from posecore.evaluate import check_claim, claim_records, fmt_seeds, limb_errors, pckh_groups, seed_comparison, table
+from posecore.evaluate import (check_claim, claim_records, fmt_seeds, limb_errors, pckh_gate, pckh_groups,
+                               seed_comparison, table)
 from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import yang as yang_recipe
 from posecore.recipes import image_data
@@ -485,10 +486,8 @@ def min_spread(values, split, key, sub=None):
 
 
 def gate_of(rows):
-    pck = {v: min(get(v, "test", "pckh")) for v in rows}
-    ok = all(p >= GATE_PCKH for p in pck.values())
-    return ok, (f"gate: lab PCKh@0.5 >= {GATE_PCKH:g} % (MPII's head-size convention; ours, min over seeds: "
-                + ", ".join(f"{v} {p:.1f}" for v, p in pck.items()) + ")")
+    return pckh_gate({v: min(get(v, "test", "pckh")) for v in rows},
+                     "MPII's head-size convention; ours, min over seeds", GATE_PCKH)
 
 
 def compared(rows):

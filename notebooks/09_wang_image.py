@@ -62,7 +62,7 @@ from IPython.display import display
 
 from posecore import chapter, results
 from posecore import data as pdata
-from posecore.evaluate import claim_records, fmt_seeds, table
+from posecore.evaluate import claim_records, fmt_seeds, pckh_gate, table
 from posecore.models.probe import mocap_frames, split_in_time, windows
 from posecore.recipes import backbone as backbone_recipe
 from posecore.recipes import martinez as martinez_recipe
@@ -518,9 +518,7 @@ else:
 
 # %% tags=["hide-input"]
 def gate_of(*names):
-    p = {n: min(pckh[n]) for n in names}
-    return all(v >= GATE_PCKH for v in p.values()), ("gate: lab PCKh@0.5 >= 85 % (min over seeds: "
-                                                      + ", ".join(f"{n} {v:.1f}" for n, v in p.items()) + ")")
+    return pckh_gate({n: min(pckh[n]) for n in names}, "min over seeds", GATE_PCKH)
 
 
 def unequal_why(st: dict) -> str:

@@ -345,6 +345,15 @@ def seed_comparison(a, b, lower_is_better: bool = True, min_spread: float = 0.0)
                 better=better, text=text)
 
 
+def pckh_gate(min_pckh: dict, label: str, threshold: float = 85.0, what: str = "lab PCKh@0.5") -> tuple[bool, str]:
+    """An image chapter's sanity gate: ``(passed, text)``, passed when every network's PCKh (``min_pckh``:
+    {name: PCKh in %, usually the minimum over seeds}) reaches ``threshold``; the text names each, e.g.
+    'gate: lab PCKh@0.5 >= 85 % (ours, min over seeds: A 85.7, B 84.3)' (``label`` inside the brackets)."""
+    ok = all(v >= threshold for v in min_pckh.values())
+    return ok, (f"gate: {what} >= {threshold:g} % ({label}: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in min_pckh.items()) + ")")
+
+
 def compared_text(steps: dict, seeds=None) -> str:
     """'compares A (600 steps) vs B (600 steps); seeds [0, 1]' for a claim's rows and seeds."""
     rows = " vs ".join(f"{k} ({v:,} steps)" if v is not None else k for k, v in steps.items())

@@ -229,3 +229,12 @@ def test_claims_name_their_rows_steps_and_seeds_and_refuse_unequal_training():
     rows = ev.scoreboard({"07_yang_adversarial": ev.claim_records(claims, "posecore-synth", "quick")})
     page = ev.scoreboard_html(rows)
     assert "compares Full (600 steps) vs control (600 steps); seeds [0, 1]" in page
+
+
+def test_pckh_gate_passes_only_when_every_network_reaches_the_threshold():
+    ok, text = ev.pckh_gate({"A": 85.7, "B": 84.34}, "ours, min over seeds")
+    assert not ok
+    assert text == "gate: lab PCKh@0.5 >= 85 % (ours, min over seeds: A 85.7, B 84.3)"
+    ok, text = ev.pckh_gate({"A": 85.0}, "flip test", threshold=85.0, what="explicit branches lab PCKh@0.5")
+    assert ok and text == "gate: explicit branches lab PCKh@0.5 >= 85 % (flip test: A 85.0)"
+    assert ev.pckh_gate({"A": 90.0}, "x", threshold=92.5) == (False, "gate: lab PCKh@0.5 >= 92.5 % (x: A 90.0)")
